@@ -1,0 +1,1 @@
+"""Pure models: definitions, statuses and identities. No I/O lives here."""

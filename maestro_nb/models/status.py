@@ -1,0 +1,92 @@
+"""Step and instance statuses, their flags, and the one table of allowed transitions."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from ..errors import StateError
+
+__all__ = ["StepStatus", "InstanceStatus", "check_transition", "ALLOWED_TRANSITIONS"]
+
+
+class StepStatus(str, Enum):
+    """Status of one step attempt; names follow Netflix Maestro's StepInstance.Status."""
+
+    def __new__(cls, value: str, terminal: bool = False, complete: bool = False, retryable: bool = False):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.terminal = terminal
+        member.complete = complete
+        member.retryable = retryable
+        return member
+
+    CREATED = ("CREATED",)
+    INITIALIZED = ("INITIALIZED",)
+    PAUSED = ("PAUSED",)
+    EVALUATING_PARAMS = ("EVALUATING_PARAMS",)
+    RUNNING = ("RUNNING",)
+    SUCCEEDED = ("SUCCEEDED", True, True)
+    SKIPPED = ("SKIPPED", True, True)
+    UNSATISFIED = ("UNSATISFIED", True, True)
+    COMPLETED_WITH_ERROR = ("COMPLETED_WITH_ERROR", True, True)
+    USER_FAILED = ("USER_FAILED", True, False, True)
+    FATALLY_FAILED = ("FATALLY_FAILED", True)
+    STOPPED = ("STOPPED", True)
+    INTERRUPTED = ("INTERRUPTED", True, False, True)
+
+    @property
+    def restartable(self) -> bool:
+        """Maestro's isRestartable(): terminal, not complete, not retryable."""
+        return self.terminal and not self.complete and not self.retryable
+
+    @property
+    def failed(self) -> bool:
+        return self in (StepStatus.USER_FAILED, StepStatus.FATALLY_FAILED, StepStatus.INTERRUPTED)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+S = StepStatus
+_ENDINGS = frozenset({S.SUCCEEDED, S.USER_FAILED, S.FATALLY_FAILED, S.COMPLETED_WITH_ERROR, S.STOPPED})
+
+# The only transitions an attempt may make. PAUSED is entered at the `before` pause point
+# (from EVALUATING_PARAMS) or the `after` one (from RUNNING, output not yet committed).
+ALLOWED_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
+    S.CREATED: frozenset({S.INITIALIZED, S.SKIPPED, S.UNSATISFIED, S.STOPPED}),
+    S.INITIALIZED: frozenset({S.EVALUATING_PARAMS, S.SKIPPED, S.STOPPED}),
+    S.EVALUATING_PARAMS: frozenset({S.RUNNING, S.PAUSED, S.SKIPPED, S.FATALLY_FAILED, S.STOPPED}),
+    S.PAUSED: frozenset({S.RUNNING, S.SUCCEEDED, S.SKIPPED, S.STOPPED, S.USER_FAILED}),
+    S.RUNNING: _ENDINGS | {S.PAUSED, S.INTERRUPTED},
+    S.SUCCEEDED: frozenset(),
+    S.SKIPPED: frozenset(),
+    S.UNSATISFIED: frozenset(),
+    S.COMPLETED_WITH_ERROR: frozenset(),
+    S.USER_FAILED: frozenset(),
+    S.FATALLY_FAILED: frozenset(),
+    S.STOPPED: frozenset(),
+    S.INTERRUPTED: frozenset(),
+}
+
+
+def check_transition(current: StepStatus, new: StepStatus, what: str = "attempt") -> None:
+    """Raise StateError unless `current -> new` is in the transition table."""
+    if new not in ALLOWED_TRANSITIONS[current]:
+        raise StateError(f"{what} cannot go from {current.value} to {new.value}")
+
+
+class InstanceStatus(str, Enum):
+    """Status of a workflow instance; a paused instance is IN_PROGRESS."""
+
+    CREATED = "CREATED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPED = "STOPPED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (InstanceStatus.SUCCEEDED, InstanceStatus.FAILED, InstanceStatus.STOPPED)
+
+    def __str__(self) -> str:
+        return self.value
