@@ -1,0 +1,744 @@
+"""The Engine: the public face of the runtime, bound to a state file and a namespace."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..errors import MaestroError, ParamError, StateError, UnknownNameError, nearest
+from ..models.definition import WorkflowDefinition
+from ..models.expressions import compile_expression
+from ..models.parse import parse_definition
+from ..models.status import InstanceStatus, StepStatus
+from ..store import Store, ValueCodec
+from ..store.store import DEFAULT_DB, ENV_DB, now
+from ..store.values import NotPersisted
+from .breakpoints import PAUSE_POINTS, Breakpoint, BreakpointIndex
+from .executors import Executor, make_executor
+from .results import results_frame
+from .runtime import Attempt, Instance
+from .scheduler import MISSING, Scheduler, Seed
+
+__all__ = ["Engine", "Defined"]
+
+T = TypeVar("T")
+S = StepStatus
+_IN_FLIGHT = ("CREATED", "INITIALIZED", "EVALUATING_PARAMS", "RUNNING")
+
+
+@dataclass(frozen=True)
+class Defined:
+    """The outcome of defining a workflow: its version, and whether that version is new."""
+
+    workflow: str
+    version: int
+    created: bool
+    definition: WorkflowDefinition = field(repr=False)
+
+
+def default_db_path() -> str:
+    return os.environ.get(ENV_DB) or DEFAULT_DB
+
+
+class Engine:
+    """Workflows, instances and breakpoints over one DuckDB state file.
+
+    `namespace` is where `run:` callables are looked up by name when an attempt starts
+    (in a notebook, the kernel's user namespace). Opening a file whose instances were cut
+    short marks their in-flight attempts INTERRUPTED; `recover()` runs them again.
+    """
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, namespace: dict[str, Any] | None = None,
+                 *, executor: str | Executor | None = None, read_only: bool = False,
+                 pickle_values: bool = False):
+        self.store = Store(db if db is not None else default_db_path(), read_only=read_only)
+        self.namespace = namespace if namespace is not None else {}
+        self.codec = ValueCodec(self.store, pickle_values=pickle_values)
+        self.read_only = read_only
+        self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
+        self._latest: dict[str, int] = {}
+        self._next_instance: dict[str, int] = {}
+        self._lock = threading.RLock()
+        self._driver: threading.Thread | None = None
+        self.breakpoint_index = BreakpointIndex()
+        self.scheduler = Scheduler(self.store, self.codec, make_executor(executor), self.namespace,
+                                   self.breakpoint_index)
+        self.scheduler.create_child = self._create_child
+        self.recovery_report: list[str] = []
+        self._load()
+
+    @property
+    def path(self) -> str:
+        return self.store.path
+
+    # --- driving ------------------------------------------------------------------------
+    def _act(self, fn: Callable[[], T], *, drive: bool = True, background: bool = False) -> T:
+        """Apply `fn` on the driving thread, then (if `drive`) run until quiescent."""
+        if self.read_only and drive:
+            raise StateError(f"state file {self.path} is open read-only")
+        me = threading.current_thread()
+        with self._lock:
+            driver = self._driver
+            if driver is me:
+                return fn()
+            if driver is not None:
+                future: Future[T] = Future()
+                self.scheduler.inbox.put(("call", fn, future))
+            else:
+                self._driver = me
+                future = None  # type: ignore[assignment]
+        if future is not None:
+            return future.result()
+        try:
+            result = fn()
+        except BaseException:
+            self._release_driver(flush=True)
+            raise
+        if background and drive:
+            thread = threading.Thread(target=self._drive_in_background, name="maestro-driver", daemon=True)
+            with self._lock:
+                self._driver = thread
+            thread.start()
+            return result
+        self._drive_until_quiet(drive)
+        return result
+
+    def _drive_until_quiet(self, drive: bool) -> None:
+        try:
+            while True:
+                if drive:
+                    self.scheduler.drive()
+                else:
+                    self.scheduler.flush()
+                with self._lock:
+                    if self.scheduler.inbox.empty():
+                        self._driver = None
+                        return
+                drive = True
+        except BaseException:
+            self._release_driver(flush=False)
+            raise
+
+    def _release_driver(self, flush: bool) -> None:
+        with self._lock:
+            self._driver = None
+        if flush:
+            self.scheduler.flush()
+
+    def _drive_in_background(self) -> None:
+        self._drive_until_quiet(True)
+
+    @property
+    def busy(self) -> bool:
+        """True while a background run is driving."""
+        return self._driver is not None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a background run to become quiescent; False on timeout."""
+        driver = self._driver
+        if driver is None or driver is threading.current_thread():
+            return True
+        driver.join(timeout)
+        return not driver.is_alive()
+
+    # --- definitions --------------------------------------------------------------------
+    def define(self, name: str, source: str | Mapping[str, Any]) -> Defined:
+        """Parse, validate and store a definition; an unchanged body keeps its version."""
+        definition = parse_definition(name, source)
+        for step_id in definition.step_ids:
+            step = definition.step(step_id)
+            if step.kind == "workflow" and step.target != name and step.target not in self._known_workflows():
+                raise UnknownNameError("workflow", step.target, self._known_workflows(), workflow=name)
+
+        def store() -> Defined:
+            latest = self.store.latest_version(name)
+            if latest is not None and latest[1] == definition.digest:
+                return Defined(name, latest[0], False, self._definitions.setdefault((name, latest[0]), definition))
+            version = (latest[0] if latest else 0) + 1
+            self.store.add_version(name, version, definition.digest, definition.source, definition.description)
+            self._definitions[(name, version)] = definition
+            self._latest[name] = version
+            return Defined(name, version, True, definition)
+
+        return self._act(store, drive=False)
+
+    def _known_workflows(self) -> list[str]:
+        return sorted(self._latest)
+
+    def definition(self, workflow: str, version: int | None = None) -> WorkflowDefinition:
+        """A stored definition (the latest version by default)."""
+        if workflow not in self._latest:
+            raise UnknownNameError("workflow", workflow, self._known_workflows())
+        version = version or self._latest[workflow]
+        key = (workflow, version)
+        if key not in self._definitions:
+            rows = self.store.rows(
+                "SELECT source FROM workflow_versions WHERE workflow = ? AND version = ?", [workflow, version]
+            )
+            if not rows:
+                raise UnknownNameError("version", str(version), [str(v) for v in range(1, self._latest[workflow] + 1)],
+                                       workflow=workflow)
+            source = rows[0][0]
+            data: Any = source
+            if source.lstrip().startswith("{"):
+                try:
+                    data = json.loads(source)
+                except ValueError:
+                    pass
+            self._definitions[key] = parse_definition(workflow, data)
+        return self._definitions[key]
+
+    @property
+    def workflows(self) -> list[str]:
+        return self._known_workflows()
+
+    # --- instances ----------------------------------------------------------------------
+    def _check_params(self, definition: WorkflowDefinition, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        values = dict(definition.params)
+        for name, value in (params or {}).items():
+            if name not in definition.params:
+                hint = nearest(name, definition.params)
+                known = ", ".join(definition.params) or "none"
+                raise ParamError(
+                    f"workflow {definition.name!r} has no param {name!r}"
+                    + (f"; did you mean {hint!r}?" if hint else f"; its params: {known}"),
+                    workflow=definition.name,
+                )
+            if not self.codec.storable(value):
+                raise ParamError(
+                    f"param {name!r}: a {type(value).__name__} cannot be stored; "
+                    "use JSON-native values or a DataFrame", workflow=definition.name,
+                )
+            values[name] = value
+        return values
+
+    def _new_instance(self, workflow: str, params: Mapping[str, Any] | None, version: int | None,
+                      parent: Attempt | None = None) -> Instance:
+        definition = self.definition(workflow, version)
+        values = self._check_params(definition, params)
+        instance_id = self._next_instance.get(workflow, 1)
+        self._next_instance[workflow] = instance_id + 1
+        return Instance(definition, version or self._latest[workflow], instance_id, 1, values,
+                        self.scheduler.journal, parent)
+
+    def _create_child(self, a: Attempt) -> Instance:
+        return self._new_instance(a.node.step.target, a.params, None, parent=a)
+
+    def run(self, workflow: str, params: Mapping[str, Any] | None = None, *, version: int | None = None,
+            background: bool = False) -> Instance:
+        """Start an instance and run it until quiescent (or in the background)."""
+        if workflow not in self._latest:
+            raise UnknownNameError("workflow", workflow, self._known_workflows())
+
+        def start() -> Instance:
+            instance = self._new_instance(workflow, params, version)
+            self.scheduler.start(instance)
+            return instance
+
+        return self._act(start, background=background)
+
+    def instance(self, workflow: str, instance_id: int | None = None) -> Instance:
+        """A live instance; the latest of `workflow` by default."""
+        if workflow not in self._latest:
+            raise UnknownNameError("workflow", workflow, self._known_workflows())
+        ids = sorted(i for (w, i) in self.scheduler.instances if w == workflow)
+        if instance_id is None:
+            if not ids:
+                raise StateError(f"workflow {workflow!r} has no instance yet; run it first", workflow=workflow)
+            instance_id = ids[-1]
+        found = self.scheduler.instances.get((workflow, instance_id))
+        if found is None:
+            found = self._load_instance(workflow, instance_id)
+        return found
+
+    def instances(self, workflow: str | None = None) -> list[Instance]:
+        return [i for (w, _), i in sorted(self.scheduler.instances.items()) if workflow in (None, w)]
+
+    def stop(self, workflow: str, instance_id: int | None = None) -> Instance:
+        """Stop an instance: paused and queued attempts end STOPPED, nothing new starts."""
+        instance = self.instance(workflow, instance_id)
+        self._act(lambda: self.scheduler.stop_instance(instance))
+        return instance
+
+    def restart(self, workflow: str, instance_id: int | None = None, *, from_step: str | None = None,
+                iteration: int | str | None = None, background: bool = False) -> Instance:
+        """A new run of a finished instance that keeps every upstream success.
+
+        By default the failed and incomplete steps run again; `from_step` re-runs that step and
+        everything downstream of it; with `iteration`, only that iteration of `from_step` (and
+        what is downstream of the step) runs again.
+        """
+        instance = self.instance(workflow, instance_id)
+        definition = instance.definition
+        if from_step is not None:
+            definition.step(from_step)
+        if iteration is not None:
+            if from_step is None:
+                raise ParamError("restart of an iteration needs the step: from_step=STEP, iteration=K")
+            if definition.step(from_step).foreach is None:
+                raise ParamError(f"step {from_step!r} is not a foreach; it has no iterations", step=from_step)
+
+        def begin() -> Instance:
+            if not instance.status.terminal:
+                raise StateError(
+                    f"{instance.label} is {self._status_word(instance)}; restart needs a finished instance "
+                    "(resume or stop it first)", workflow=workflow,
+                )
+            self.scheduler.flush()
+            seeds = self._seeds(instance)
+            if from_step is not None:
+                dropped = self._invalidated(definition, from_step, iteration is None)
+                target = None if iteration is None else str(iteration)
+                if target is not None:
+                    known = {it for (sid, it) in seeds if sid == from_step or definition.parent(sid) == from_step}
+                    if not any(it == target or it.startswith(target + "/") for it in known):
+                        raise UnknownNameError("iteration", target, sorted(known, key=_iteration_key),
+                                               workflow=workflow)
+                for key in list(seeds):
+                    sid, it = key
+                    if sid in dropped:
+                        del seeds[key]
+                    elif target is not None and (sid == from_step or from_step in definition.enclosing(sid)) and (
+                            it == target or it.startswith(target + "/")):
+                        del seeds[key]
+            fresh = Instance(definition, instance.version, instance.instance_id, instance.run_id + 1,
+                             instance.params, self.scheduler.journal)
+            fresh.seeds = seeds
+            self.scheduler.event("restart", {"run": fresh.run_id, "from_step": from_step,
+                                             "iteration": iteration}, instance=fresh)
+            self.scheduler.start(fresh)
+            return fresh
+
+        return self._act(begin, background=background)
+
+    @staticmethod
+    def _invalidated(definition: WorkflowDefinition, step_id: str, whole: bool) -> set[str]:
+        """Steps that must run again when `step_id` does (whole: the step itself too)."""
+        import networkx as nx
+
+        dropped: set[str] = {step_id} if whole else set()
+        level = step_id
+        while True:
+            parent = definition.parent(level)
+            dropped |= nx.descendants(definition.graph(parent), level)
+            if parent is None:
+                break
+            level = parent
+        for sid in list(dropped):
+            stack = list(definition.step(sid).body)
+            while stack:
+                inner = stack.pop()
+                dropped.add(inner.id)
+                stack.extend(inner.body)
+        return dropped
+
+    def _seeds(self, instance: Instance) -> dict[tuple[str, str], Seed]:
+        """What the instance's runs so far left for each step iteration."""
+        rows = self.store.rows(
+            "SELECT step_id, iteration, attempt, status, run_id, output, params, loop_params, pause_point,"
+            " paused_by, transitions, times, error FROM iterations WHERE workflow = ? AND instance_id = ?",
+            [instance.workflow, instance.instance_id],
+        )
+        memory = _memory_outputs(instance) if instance.root is not None else {}
+        seeds: dict[tuple[str, str], Seed] = {}
+        for (step_id, it, number, status, run_id, output, params, loop_params, pause_point, paused_by,
+             transitions, times, error) in rows:
+            if step_id not in instance.definition.step_ids:
+                continue
+            value = self.codec.decode(output)
+            if isinstance(value, NotPersisted) and (step_id, it) in memory:
+                value = memory[(step_id, it)]
+            seeds[(step_id, it)] = Seed(
+                status=S(status), number=number, run_id=run_id, output=value,
+                params=self.codec.decode_params(params), loop_params=json.loads(loop_params or "{}"),
+                pause_point=pause_point, paused_by=set(paused_by or ()),
+                history=[(S(t), at) for t, at in zip(transitions, times)], error=error,
+            )
+        return seeds
+
+    # --- state file: loading and recovery ------------------------------------------------
+    def _load(self) -> None:
+        for workflow, version in self.store.rows("SELECT workflow, max(version) FROM workflow_versions GROUP BY 1"):
+            self._latest[workflow] = version
+        for workflow, top in self.store.rows("SELECT workflow, max(instance_id) FROM instance_log GROUP BY 1"):
+            self._next_instance[workflow] = top + 1
+        for row in self.store.rows(
+            "SELECT id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition"
+            " FROM breakpoints ORDER BY id"
+        ):
+            bp_id, name, workflow, step, version, instance_id, run_id, it, point, condition = row
+            self.breakpoint_index.add(Breakpoint(
+                bp_id, workflow, step, point, version, instance_id, run_id, it,
+                compile_expression(condition) if condition else None, name,
+            ))
+        self._next_breakpoint = (self.store._scalar("SELECT max(id) FROM breakpoint_log") or 0) + 1
+        unfinished = self.store.rows(
+            "SELECT workflow, instance_id, parent FROM instances WHERE status IN ('CREATED', 'IN_PROGRESS')"
+            " ORDER BY workflow, instance_id"
+        )
+        if not unfinished or self.read_only:
+            return
+        self._interrupt_in_flight()
+        for workflow, instance_id, parent in unfinished:
+            self._load_instance(workflow, instance_id, recovering=True, orphan=parent is not None)
+        self.scheduler.flush()
+
+    def _interrupt_in_flight(self) -> None:
+        """Attempts that were running when the last process died become INTERRUPTED."""
+        at = now().timestamp()
+        placeholders = ", ".join("?" for _ in _IN_FLIGHT)
+        rows = self.store.rows(
+            f"SELECT * EXCLUDE (seq) FROM attempts WHERE status IN ({placeholders})"
+            " AND (workflow, instance_id) IN (SELECT workflow, instance_id FROM instances"
+            " WHERE status IN ('CREATED', 'IN_PROGRESS'))", list(_IN_FLIGHT),
+        )
+        if not rows:
+            return
+        first = self.store.next_seq(len(rows))
+        marked = []
+        for offset, row in enumerate(rows):
+            row = list(row)
+            row[7] = S.INTERRUPTED.value
+            row[13] = list(row[13]) + [S.INTERRUPTED.value]
+            row[14] = list(row[14]) + [at]
+            marked.append((first + offset, *row))
+        self.store.append("attempt_log", marked)
+        self.recovery_report.append(f"{len(rows)} attempt(s) in flight were marked INTERRUPTED")
+
+    def _load_instance(self, workflow: str, instance_id: int, recovering: bool = False,
+                       orphan: bool = False) -> Instance:
+        rows = self.store.rows(
+            "SELECT version, run_id, status, params FROM instances WHERE workflow = ? AND instance_id = ?",
+            [workflow, instance_id],
+        )
+        if not rows:
+            known = [str(i) for (w, i) in self.scheduler.instances if w == workflow]
+            raise UnknownNameError("instance", str(instance_id), known, workflow=workflow)
+        version, run_id, status, params = rows[0]
+        definition = self.definition(workflow, version)
+        instance = Instance(definition, version, instance_id, run_id, self.codec.decode_params(params),
+                            self.scheduler.journal)
+        instance.status = InstanceStatus(status)
+        if orphan:
+            instance.status = InstanceStatus.STOPPED
+            self.scheduler.journal_instance(instance)
+            self.scheduler.instances[(workflow, instance_id)] = instance
+            return instance
+        seeds = self._seeds(instance)
+        lost = sorted(f"{sid}[{it}]" if it else sid for (sid, it), seed in seeds.items()
+                      if seed.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and isinstance(seed.output, NotPersisted))
+        if lost:
+            shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
+            self.recovery_report.append(
+                f"{instance.label}: outputs of {shown} were kept in memory only and will be computed again")
+        if recovering:
+            instance.seeds = seeds
+            self.scheduler.start(instance)
+        else:
+            self.scheduler.instances[(workflow, instance_id)] = instance
+        return instance
+
+    def recover(self) -> list[Instance]:
+        """Run every unfinished instance on until quiescent; returns them."""
+        self._act(lambda: None)
+        return [i for i in self.scheduler.instances.values() if not i.status.terminal or i.run_id]
+
+    # --- breakpoints --------------------------------------------------------------------
+    def _split_target(self, target: str) -> tuple[str, str]:
+        workflow, dot, step = target.partition(".")
+        if not dot or not step:
+            raise ParamError(f"{target!r}: name a step as WORKFLOW.STEP")
+        definition = self.definition(workflow)
+        definition.step(step)
+        return workflow, step
+
+    def set_breakpoint(self, target: str, *, when: str | None = None, pause: str = "before",
+                       version: int | None = None, instance: int | None = None, run: int | None = None,
+                       iteration: int | str | None = None, name: str | None = None) -> Breakpoint:
+        """Pause every attempt of WORKFLOW.STEP that reaches the check from now on."""
+        workflow, step = self._split_target(target)
+        if pause not in PAUSE_POINTS:
+            raise ParamError(f"pause point {pause!r} is not one of: before, after")
+        definition = self.definition(workflow)
+        if version is not None and not 1 <= version <= self._latest[workflow]:
+            raise ParamError(f"workflow {workflow!r} has versions 1 to {self._latest[workflow]}, not {version}")
+        for label, value in (("instance", instance), ("run", run)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ParamError(f"{label} must be a whole number >= 1, not {value!r}")
+        if iteration is not None:
+            iteration = str(iteration)
+            if not re.fullmatch(r"\d+(/\d+)*", iteration):
+                raise ParamError(f"iteration {iteration!r} must be an index such as 3, or a nested path such as 2/0")
+            if definition.step(step).foreach is None and not definition.enclosing(step):
+                raise ParamError(f"step {step!r} is not inside a foreach; it has no iterations", step=step)
+        if name is not None:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ParamError(f"breakpoint name {name!r} must be an identifier")
+            if any(bp.name == name for bp in self.breakpoint_index):
+                raise ParamError(f"a breakpoint named {name!r} exists already")
+        condition = None
+        if when is not None:
+            text = when.strip()
+            if text.startswith("${") and text.endswith("}"):
+                text = text[2:-1]
+            condition = compile_expression(text)
+            known = self._condition_names(definition, step, pause)
+            if known is not None:
+                unknown = sorted(condition.names - known)
+                if unknown:
+                    hint = nearest(unknown[0], known)
+                    raise ParamError(
+                        f"--when {when!r}: {unknown[0]!r} is not a param of {workflow}.{step}"
+                        + (f"; did you mean {hint!r}?" if hint else f"; it sees: {', '.join(sorted(known))}"),
+                        workflow=workflow, step=step,
+                    )
+
+        def add() -> Breakpoint:
+            bp = Breakpoint(self._next_breakpoint, workflow, step, pause, version, instance, run,
+                            iteration, condition, name)
+            self._next_breakpoint += 1
+            self._store_breakpoint(bp, active=True)
+            self.scheduler.add_breakpoint(bp)
+            self.scheduler.event("breakpoint_set", {"id": bp.id, "step": step, "pause_point": pause,
+                                                    "when": when}, workflow=workflow)
+            return bp
+
+        return self._act(add, drive=False)
+
+    def _condition_names(self, definition: WorkflowDefinition, step_id: str, pause: str) -> set[str] | None:
+        step = definition.step(step_id)
+        names = set(definition.params) | set(step.params)
+        for sid in definition.enclosing(step_id) + (step_id,):
+            foreach = definition.step(sid).foreach
+            if foreach is not None:
+                if not foreach.loops and not isinstance(foreach.items, tuple):
+                    return None  # loop names come from an expression: known only at run time
+                names |= set(foreach.names)
+        if pause == "after":
+            names.add("output")
+        if step.kind == "run":
+            import inspect
+
+            fn = self.namespace.get(step.target)
+            if fn is None:
+                return None
+            try:
+                parameters = inspect.signature(fn).parameters
+            except (TypeError, ValueError):
+                return None
+            if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+                return None
+            names |= set(parameters)
+        return names
+
+    def _store_breakpoint(self, bp: Breakpoint, active: bool) -> None:
+        self.store.append("breakpoint_log", [(
+            self.store.next_seq(), bp.id, bp.name, bp.workflow, bp.step, bp.version, bp.instance_id,
+            bp.run_id, bp.iteration, bp.pause_point, bp.condition.source if bp.condition else None,
+            active, now(),
+        )])
+
+    def breakpoints(self) -> list[Breakpoint]:
+        return list(self.breakpoint_index)
+
+    def find_breakpoints(self, selector: str | int | Breakpoint) -> list[Breakpoint]:
+        """Breakpoints by id, by name, or every one on WORKFLOW.STEP."""
+        if isinstance(selector, Breakpoint):
+            found = [selector] if selector.id in self.breakpoint_index.by_id else []
+            what = f"breakpoint {selector.id}"
+        elif isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
+            bp = self.breakpoint_index.by_id.get(int(selector))
+            found = [bp] if bp else []
+            what = f"breakpoint {selector}"
+        elif "." in selector:
+            workflow, step = self._split_target(selector)
+            found = self.breakpoint_index.on_step(workflow, step)
+            what = f"breakpoint on {selector}"
+        else:
+            found = [bp for bp in self.breakpoint_index if bp.name == selector]
+            what = f"breakpoint named {selector!r}"
+            if not found:
+                names = [bp.name for bp in self.breakpoint_index if bp.name]
+                hint = nearest(selector, names)
+                if hint:
+                    what += f" (did you mean {hint!r}?)"
+        if not found:
+            raise StateError(f"no {what}; %breakpoint list shows the active ones")
+        return sorted(found, key=lambda bp: bp.id)
+
+    def delete_breakpoint(self, selector: str | int | Breakpoint, *, keep_paused: bool = False,
+                          background: bool = False) -> list[Attempt]:
+        """Delete breakpoints; attempts no other breakpoint holds resume unless `keep_paused`."""
+        found = self.find_breakpoints(selector)
+
+        def delete() -> list[Attempt]:
+            released: list[Attempt] = []
+            for bp in found:
+                if bp.id not in self.breakpoint_index.by_id:
+                    raise StateError(f"breakpoint {bp.id} was deleted already")
+            for bp in found:
+                self._store_breakpoint(bp, active=False)
+                self.scheduler.event("breakpoint_deleted", {"id": bp.id, "keep_paused": keep_paused},
+                                     workflow=bp.workflow)
+                released += self.scheduler.delete_breakpoint(bp, keep_paused)
+            return released
+
+        return self._act(delete, background=background)
+
+    # --- paused attempts ----------------------------------------------------------------
+    def paused(self, workflow: str | None = None, step: str | None = None, instance: int | None = None,
+               **loop_params: Any) -> list[Attempt]:
+        """Every paused attempt, optionally filtered by workflow, step, instance and loop params."""
+        found = []
+        for a in list(self.scheduler.paused):
+            if workflow is not None and a.instance.workflow != workflow:
+                continue
+            if step is not None and a.node.step.id != step:
+                continue
+            if instance is not None and a.instance.instance_id != instance:
+                continue
+            if any(a.loop_params.get(k, MISSING) != v for k, v in loop_params.items()):
+                continue
+            found.append(a)
+        return found
+
+    def _many(self, attempts: Attempt | Iterable[Attempt]) -> list[Attempt]:
+        items = [attempts] if isinstance(attempts, Attempt) else list(attempts)
+        if not items:
+            raise StateError("nothing is paused there; %breakpoint list and `paused` show what is")
+        return items
+
+    def resume(self, attempts: Attempt | Iterable[Attempt], *, step: bool = False,
+               background: bool = False) -> list[Attempt]:
+        """Resume paused attempts (each one alone: others stay paused) and run until quiescent."""
+        items = self._many(attempts)
+
+        def release() -> list[Attempt]:
+            for a in items:
+                self.scheduler._require_paused(a)
+                self.scheduler._check_resumable(a)
+            for a in items:
+                self.scheduler.resume(a, step=step)
+            return items
+
+        return self._act(release, background=background)
+
+    def skip(self, attempts: Attempt | Iterable[Attempt], output: Any = MISSING) -> list[Attempt]:
+        """End paused attempts SKIPPED; with `output`, successors see it as the step's output."""
+        items = self._many(attempts)
+
+        def skip_all() -> list[Attempt]:
+            for a in items:
+                self.scheduler._require_paused(a)
+                if output is not MISSING:
+                    self.scheduler._check_storable(a, "output", output)
+            for a in items:
+                self.scheduler.skip(a, output)
+            return items
+
+        return self._act(skip_all)
+
+    def stop_attempts(self, attempts: Attempt | Iterable[Attempt]) -> list[Attempt]:
+        """End paused attempts STOPPED; their successors do not run."""
+        items = self._many(attempts)
+
+        def stop_all() -> list[Attempt]:
+            for a in items:
+                self.scheduler._require_paused(a)
+            for a in items:
+                self.scheduler.stop_attempt(a)
+            return items
+
+        return self._act(stop_all)
+
+    def retry(self, attempts: Attempt | Iterable[Attempt]) -> list[Attempt]:
+        """Replace paused attempts by new ones, bound afresh and checked against breakpoints again."""
+        items = self._many(attempts)
+
+        def retry_all() -> list[Attempt]:
+            for a in items:
+                self.scheduler._require_paused(a)
+            for a in items:
+                self.scheduler.retry(a)
+            return items
+
+        return self._act(retry_all)
+
+    def set_param(self, attempt: Attempt, name: str, value: Any) -> None:
+        """Change one bound argument of an attempt paused before its step runs."""
+        self._act(lambda: self.scheduler.set_param(attempt, name, value), drive=False)
+
+    def set_output(self, attempt: Attempt, value: Any) -> None:
+        """Change the output of an attempt paused after its step ran."""
+        self._act(lambda: self.scheduler.set_output(attempt, value), drive=False)
+
+    def flush(self) -> None:
+        """Write every pending change to the state file now."""
+        self._act(lambda: None, drive=False)
+
+    # --- reading ------------------------------------------------------------------------
+    def sql(self, query: str, params: list[Any] | None = None) -> Any:
+        """Run SQL over the state (views: workflows, instances, steps, iterations, attempts,
+        events, breakpoints) and return a pandas DataFrame."""
+        if not self.busy:
+            self.flush()
+        return self.store.query(query, params)
+
+    def results(self, workflow: str, step: str, instance: int | None = None) -> Any:
+        """One row per iteration of a step: loop params, status, attempt, output fields."""
+        definition = self.definition(workflow)
+        definition.step(step)
+        inst = self.instance(workflow, instance)
+        inst.definition.step(step)
+        if not self.busy:
+            self.flush()
+        return results_frame(self, inst, step)
+
+    def _status_word(self, instance: Instance) -> str:
+        if instance.status is InstanceStatus.IN_PROGRESS and any(
+                a.instance is instance for a in list(self.scheduler.paused)):
+            return "paused"
+        return instance.status.value
+
+    def status_word(self, instance: Instance) -> str:
+        """The instance status as users see it: 'paused' for an IN_PROGRESS instance with pauses."""
+        return self._status_word(instance)
+
+    def close(self) -> None:
+        """Flush and close the state file."""
+        if self._driver is not None:
+            self.wait()
+        if not self.read_only:
+            self.scheduler.flush()
+        self.scheduler.executor.shutdown()
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _iteration_key(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("/") if p)
+
+
+def _memory_outputs(instance: Instance) -> dict[tuple[str, str], Any]:
+    from .scheduler import _all_nodes
+
+    found: dict[tuple[str, str], Any] = {}
+    for node in _all_nodes(instance.root):
+        if node.step.kind == "steps" or not node.outputs:
+            continue
+        for index, code in enumerate(node.outcomes):
+            if code == 1:
+                key = index if node.is_foreach else None
+                found[(node.step.id, node.iteration_label(key))] = node.outputs[index]
+    return found

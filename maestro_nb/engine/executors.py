@@ -1,0 +1,80 @@
+"""Where step code runs: inline in the driver, or on a thread pool. Breakpoints are checked
+in the driver before dispatch, so they behave the same on every executor."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+__all__ = ["Executor", "InlineExecutor", "ThreadExecutor", "make_executor"]
+
+Done = Callable[[bool, Any], None]
+
+
+class Executor(Protocol):
+    """Runs `call()` and reports through `done(ok, value_or_exception)`.
+
+    `inline` executors call `done` before `submit` returns, on the driver's thread; others call
+    it from any thread, and the driver hands the result back to its own thread.
+    """
+
+    inline: bool
+
+    def submit(self, call: Callable[[], Any], done: Done) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+def _run(call: Callable[[], Any], done: Done) -> None:
+    try:
+        value = call()
+    except BaseException as exc:  # the step's own failure: reported, never raised here
+        done(False, exc)
+    else:
+        done(True, value)
+
+
+class InlineExecutor:
+    """Runs each step on the driver's thread: deterministic, the default."""
+
+    inline = True
+
+    def submit(self, call: Callable[[], Any], done: Done) -> None:
+        _run(call, done)
+
+    def shutdown(self) -> None:
+        pass
+
+
+class ThreadExecutor:
+    """Runs steps on a thread pool; `workers` defaults to the CPU count."""
+
+    inline = False
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 2
+        self._pool: ThreadPoolExecutor | None = None
+
+    def submit(self, call: Callable[[], Any], done: Done) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="maestro-step")
+        self._pool.submit(_run, call, done)
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def make_executor(spec: str | Executor | None) -> Executor:
+    if spec is None or spec == "inline":
+        return InlineExecutor()
+    if spec == "threads":
+        return ThreadExecutor()
+    if isinstance(spec, str):
+        from ..errors import ParamError
+
+        raise ParamError(f"unknown executor {spec!r}; use 'inline', 'threads' or an Executor object")
+    return spec

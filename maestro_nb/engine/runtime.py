@@ -1,0 +1,226 @@
+"""Runtime state of instances: frames (one DAG level), nodes (one step), attempts.
+
+`Attempt.transition` is the single place an attempt's status changes; it checks the
+status table and queues the attempt for the next flush.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..models.definition import IterationSpace, StepDefinition, WorkflowDefinition
+from ..models.status import ALLOWED_TRANSITIONS, InstanceStatus, StepStatus, check_transition
+
+if TYPE_CHECKING:
+    from .breakpoints import Breakpoint
+
+__all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP"]
+
+S = StepStatus
+HOLD_KEPT = 0  # paused by a breakpoint deleted with --keep-paused: released only by hand
+HOLD_STEP = -1  # paused by stepping from an upstream attempt
+
+# Per-iteration outcome codes kept in a bytearray, so a million iterations cost a megabyte.
+PENDING, DONE, SKIPPED_CODE, FAILED_CODE, STOPPED_CODE = 0, 1, 2, 3, 4
+_CODES = {S.SUCCEEDED: DONE, S.COMPLETED_WITH_ERROR: DONE, S.SKIPPED: SKIPPED_CODE,
+          S.STOPPED: STOPPED_CODE}
+
+
+class Attempt:
+    """One try of one step in one iteration of one run."""
+
+    __slots__ = (
+        "instance", "node", "index", "iteration", "loop_params", "number", "status", "history",
+        "params", "output", "output_given", "error", "pause_point", "paused_by", "queued",
+        "scope", "child", "_token",
+    )
+
+    def __init__(self, node: Node, index: int | None, iteration: str, loop_params: dict[str, Any],
+                 number: int, scope: dict[str, Any]):
+        self.instance = node.frame.instance
+        self.node = node
+        self.index = index
+        self.iteration = iteration
+        self.loop_params = loop_params
+        self.number = number
+        self.status = S.CREATED
+        self.history: list[tuple[StepStatus, float]] = [(S.CREATED, time.time())]
+        self.params: dict[str, Any] = {}
+        self.output: Any = None
+        self.output_given = False
+        self.error: str | None = None
+        self.pause_point: str | None = None
+        self.paused_by: set[int] = set()
+        self.queued = False
+        self.scope = scope
+        self.child: Instance | None = None
+        self._token = 0  # bumps when the attempt is released, so stale completions are ignored
+        self.instance.journal(self)
+
+    @property
+    def step(self) -> StepDefinition:
+        return self.node.step
+
+    @property
+    def step_id(self) -> str:
+        return self.node.step.id
+
+    @property
+    def workflow(self) -> str:
+        return self.instance.workflow
+
+    @property
+    def key(self) -> tuple[str, int, int, str, str, int]:
+        i = self.instance
+        return (i.workflow, i.instance_id, i.run_id, self.node.step.id, self.iteration, self.number)
+
+    def transition(self, new: StepStatus) -> None:
+        """Move to `new`, refusing any transition the status table does not allow."""
+        if new not in ALLOWED_TRANSITIONS[self.status]:
+            check_transition(self.status, new, f"attempt {self.label}")
+        self.status = new
+        self.history.append((new, time.time()))
+        self.instance.journal(self)
+
+    @property
+    def label(self) -> str:
+        """`workflow#instance step[iteration] attempt N`, the identity shown everywhere."""
+        where = f"[{self.iteration}]" if self.iteration else ""
+        return f"{self.instance.workflow}#{self.instance.instance_id} {self.node.step.id}{where}"
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.label} #{self.number} {self.status.value}>"
+
+
+class Node:
+    """One step within one frame: its iterations (one, for a plain step) and their outcomes."""
+
+    __slots__ = (
+        "step", "frame", "status", "space", "total", "next_index", "active", "finished",
+        "outcomes", "outputs", "live", "children", "waiting", "blocked", "failure",
+        "seeded", "output_given",
+    )
+
+    def __init__(self, step: StepDefinition, frame: Frame):
+        self.step = step
+        self.frame = frame
+        self.status: StepStatus | None = None  # None: not started yet
+        self.space: IterationSpace | None = None
+        self.total = 0
+        self.next_index = 0
+        self.active = 0  # attempts created and not yet terminal or paused
+        self.finished = 0
+        self.outcomes = bytearray()
+        self.outputs: list[Any] = []
+        self.live: dict[int | None, Attempt] = {}  # the current attempt of each unfinished iteration
+        self.children: dict[int, Frame] = {}
+        self.waiting = len(step.after)
+        self.blocked = False
+        self.failure: StepStatus | None = None
+        self.seeded = False
+        self.output_given = False
+
+    @property
+    def is_foreach(self) -> bool:
+        return self.step.foreach is not None
+
+    @property
+    def terminal(self) -> bool:
+        return self.blocked or (self.status is not None and self.status.terminal)
+
+    @property
+    def leads(self) -> bool:
+        """True when this finished step leads to its successors (Maestro's transition rule)."""
+        return self.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) or (
+            self.status is S.SKIPPED and self.output_given
+        )
+
+    def output(self) -> Any:
+        return self.outputs if self.is_foreach else (self.outputs[0] if self.outputs else None)
+
+    def iteration_label(self, index: int | None) -> str:
+        base = self.frame.path
+        if index is None:
+            return base
+        return f"{base}/{index}" if base else str(index)
+
+
+class Frame:
+    """One level of a DAG being executed: the top level, or one iteration of a foreach body."""
+
+    __slots__ = ("instance", "parent", "parent_index", "path", "scope", "loop_params", "nodes",
+                 "successors", "remaining")
+
+    def __init__(self, instance: Instance, steps: tuple[StepDefinition, ...], scope: dict[str, Any],
+                 loop_params: dict[str, Any], parent: Node | None = None, parent_index: int | None = None):
+        self.instance = instance
+        self.parent = parent
+        self.parent_index = parent_index
+        self.path = parent.iteration_label(parent_index) if parent is not None else ""
+        self.scope = scope
+        self.loop_params = loop_params
+        self.nodes = {step.id: Node(step, self) for step in steps}
+        self.successors: dict[str, list[Node]] = {step.id: [] for step in steps}
+        for step in steps:
+            for upstream in step.after:
+                self.successors[upstream].append(self.nodes[step.id])
+        self.remaining = len(steps)
+
+    def sinks(self) -> list[Node]:
+        return [node for sid, node in self.nodes.items() if not self.successors[sid]]
+
+
+class Instance:
+    """A workflow instance in memory: its definition version, current run and root frame."""
+
+    def __init__(self, definition: WorkflowDefinition, version: int, instance_id: int, run_id: int,
+                 params: dict[str, Any], journal: Callable[[Attempt], None], parent: Attempt | None = None):
+        self.definition = definition
+        self.workflow = definition.name
+        self.version = version
+        self.instance_id = instance_id
+        self.run_id = run_id
+        self.params = params
+        self.status = InstanceStatus.CREATED
+        self.journal = journal
+        self.parent = parent
+        self.root: Frame | None = None
+        self.failing = False
+        self.stopping = False
+        self.failed = False
+        self.stopped = False
+        self.seeds: dict[tuple[str, str], Any] = {}
+        self.step_traps: list[tuple[Frame, frozenset[str], int | None]] = []
+        self.next_attempt: dict[tuple[str, str], int] = {}
+        self._upstream: dict[str, frozenset[str]] = {}
+        self.all_steps = frozenset(definition.step_ids)
+
+    def upstream(self, step_id: str) -> frozenset[str]:
+        """Steps whose outputs `step_id` may read: its ancestors, and those of enclosing foreach steps."""
+        found = self._upstream.get(step_id)
+        if found is None:
+            import networkx as nx
+
+            names: set[str] = set()
+            chain = self.definition.enclosing(step_id) + (step_id,)
+            for level, sid in enumerate(chain):
+                names |= nx.ancestors(self.definition.graph(chain[level - 1] if level else None), sid)
+            found = self._upstream[step_id] = frozenset(names)
+        return found
+
+    @property
+    def label(self) -> str:
+        return f"{self.workflow}#{self.instance_id}"
+
+    def __repr__(self) -> str:
+        return f"<Instance {self.label} run {self.run_id} {self.status.value}>"
+
+
+def outcome_code(status: StepStatus) -> int:
+    return _CODES.get(status, FAILED_CODE)
+
+
+def breakpoint_ids(breakpoints: list[Breakpoint]) -> set[int]:
+    return {bp.id for bp in breakpoints}

@@ -1,0 +1,802 @@
+"""The scheduler: drives instances until quiescent, checks breakpoints, applies actions.
+
+All state changes happen on the driving thread. Step code runs on the executor; results
+come back through `inbox`, and so do actions sent from other threads while a background
+run drives. Nothing here polls: a resume puts work in `ready` and the loop picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ExpressionError, MaestroError, ParamError, StateError, UnknownNameError
+from ..models.definition import FailureMode
+from ..models.status import InstanceStatus, StepStatus
+from ..store import Store, ValueCodec
+from ..store.store import now
+from ..store.values import NotPersisted
+from .binding import Binder
+from .breakpoints import Breakpoint, BreakpointIndex
+from .executors import Executor
+from .runtime import (
+    DONE, FAILED_CODE, HOLD_KEPT, HOLD_STEP, PENDING, SKIPPED_CODE, STOPPED_CODE,
+    Attempt, Frame, Instance, Node, outcome_code,
+)
+
+__all__ = ["Scheduler", "Seed", "MISSING"]
+
+S = StepStatus
+MISSING: Any = object()
+DEFAULT_WINDOW = 64  # attempts created ahead per foreach without a concurrency limit
+FLUSH_INTERVAL = 0.5  # seconds between flushes while a run is busy
+FLUSH_ROWS = 50_000
+
+
+@dataclass
+class Seed:
+    """What an earlier run (or an earlier process) left for one step iteration."""
+
+    status: StepStatus
+    number: int
+    run_id: int
+    output: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+    loop_params: dict[str, Any] = field(default_factory=dict)
+    pause_point: str | None = None
+    paused_by: set[int] = field(default_factory=set)
+    history: list[tuple[StepStatus, float]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and not isinstance(self.output, NotPersisted)
+
+
+class Scheduler:
+    def __init__(self, store: Store, codec: ValueCodec, executor: Executor,
+                 namespace: dict[str, Any], breakpoints: BreakpointIndex):
+        self.store = store
+        self.codec = codec
+        self.executor = executor
+        self.namespace = namespace
+        self.breakpoints = breakpoints
+        self.binder = Binder()
+        self.ready: deque[Attempt] = deque()
+        self.inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
+        self.inflight = 0
+        self.instances: dict[tuple[str, int], Instance] = {}
+        self.paused: dict[Attempt, None] = {}  # insertion-ordered set of every paused attempt
+        self._dirty: list[Attempt] = []
+        self._dirty_instances: dict[Instance, None] = {}
+        self._events: list[tuple] = []
+        self._last_flush = time.monotonic()
+        self._pause_pending = False
+        self._settle_queue: dict[Instance, None] = {}
+        self.listeners: list[Callable[[str, Any], None]] = []
+        self.create_child: Callable[[Attempt], Instance] = _no_children
+
+    # --- journal --------------------------------------------------------------------------
+    def journal(self, attempt: Attempt) -> None:
+        if not attempt.queued:
+            attempt.queued = True
+            self._dirty.append(attempt)
+
+    def journal_instance(self, instance: Instance) -> None:
+        self._dirty_instances[instance] = None
+
+    def event(self, kind: str, detail: dict[str, Any], instance: Instance | None = None,
+              attempt: Attempt | None = None, workflow: str | None = None) -> None:
+        if attempt is not None:
+            instance = attempt.instance
+        self._events.append((
+            None, now(), instance.workflow if instance else workflow,
+            instance.instance_id if instance else None, instance.run_id if instance else None,
+            attempt.step_id if attempt else None, attempt.iteration if attempt else None,
+            attempt.number if attempt else None, kind, json.dumps(detail, default=repr),
+        ))
+
+    def flush(self) -> None:
+        """Write every change since the last flush: one bulk append per table."""
+        dirty, self._dirty = self._dirty, []
+        rows = []
+        if dirty:
+            first = self.store.next_seq(len(dirty))
+            encode, encode_params = self.codec.encode, self.codec.encode_params
+            for offset, a in enumerate(dirty):
+                a.queued = False
+                inst = a.instance
+                history = a.history
+                rows.append((
+                    first + offset, inst.workflow, inst.instance_id, inst.run_id, a.node.step.id,
+                    a.iteration, json.dumps(a.loop_params) if a.loop_params else "{}", a.number,
+                    a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
+                    encode_params(a.params), encode(a.output), a.error,
+                    [h[0].value for h in history], [h[1] for h in history],
+                ))
+        instances = list(self._dirty_instances)
+        self._dirty_instances.clear()
+        inst_rows = []
+        if instances:
+            first = self.store.next_seq(len(instances))
+            for offset, inst in enumerate(instances):
+                inst_rows.append((
+                    first + offset, inst.workflow, inst.instance_id, inst.version, inst.run_id,
+                    inst.status.value, self.codec.encode_params(inst.params),
+                    inst.parent.instance.label if inst.parent is not None else None, now(),
+                ))
+        events, self._events = self._events, []
+        if events:
+            first = self.store.next_seq(len(events))
+            events = [(first + i,) + e[1:] for i, e in enumerate(events)]
+        self.store.append("instance_log", inst_rows)
+        self.store.append("attempt_log", rows)
+        self.store.append("event_log", events)
+        self._last_flush = time.monotonic()
+        self._pause_pending = False
+
+    def _maybe_flush(self) -> None:
+        if len(self._dirty) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
+            self.flush()
+
+    # --- instances ----------------------------------------------------------------------
+    def start(self, instance: Instance) -> None:
+        """Build the root frame and start every step with no predecessor."""
+        self.instances[(instance.workflow, instance.instance_id)] = instance
+        scope = dict(instance.params)
+        instance.root = Frame(instance, instance.definition.steps, scope, {})
+        instance.status = InstanceStatus.IN_PROGRESS
+        self.journal_instance(instance)
+        self._start_frame(instance.root)
+        self._settle_queue[instance] = None
+
+    def _start_frame(self, frame: Frame) -> None:
+        for node in list(frame.nodes.values()):
+            if node.waiting == 0 and node.status is None:
+                self._start_node(node)
+        if frame.remaining == 0:
+            self._finish_frame(frame)
+
+    def _start_node(self, node: Node) -> None:
+        frame = node.frame
+        if frame.instance.failing or frame.instance.stopping:
+            return
+        step = node.step
+        preds = [frame.nodes[p] for p in step.after]
+        if preds and not any(p.leads for p in preds):
+            if any(p.blocked or (p.status is not None and not p.status.complete) for p in preds):
+                self._finish_node(node, None, blocked=True)
+            else:
+                self._node_record(node, S.UNSATISFIED)
+            return
+        if step.condition is not None:
+            try:
+                go = bool(step.condition.evaluate(frame.scope))
+            except ExpressionError as exc:
+                self._node_record(node, S.FATALLY_FAILED, error=exc.message)
+                return
+            if not go:
+                self._node_record(node, S.SKIPPED)
+                return
+        node.status = S.CREATED
+        if step.foreach is not None:
+            try:
+                node.space = step.foreach.expand({**frame.scope, **frame.loop_params})
+                node.total = len(node.space)
+            except (ExpressionError, TypeError, ValueError) as exc:
+                text = exc.message if isinstance(exc, MaestroError) else f"{type(exc).__name__}: {exc}"
+                self._node_record(node, S.FATALLY_FAILED, error=f"foreach: {text}")
+                return
+        else:
+            node.total = 1
+        node.outcomes = bytearray(node.total)
+        node.outputs = [None] * node.total
+        if node.total == 0:
+            self._finish_node(node, S.SUCCEEDED)
+            return
+        node.status = S.RUNNING
+        self._dispatch(node)
+
+    def _node_record(self, node: Node, status: StepStatus, error: str | None = None) -> None:
+        """A step that ends without running (skipped, unsatisfied, or failed to expand)."""
+        a = Attempt(node, None, node.frame.path, dict(node.frame.loop_params), 1, node.frame.scope)
+        if status is S.FATALLY_FAILED:
+            a.transition(S.INITIALIZED)
+            a.transition(S.EVALUATING_PARAMS)
+        a.error = error
+        a.transition(status)
+        node.outputs = [None]
+        self._finish_node(node, status)
+
+    def _window(self, node: Node) -> int:
+        limit = node.step.foreach.concurrency if node.step.foreach is not None else None
+        return limit or DEFAULT_WINDOW
+
+    def _dispatch(self, node: Node) -> None:
+        """Create attempts (or child frames) for the next iterations the window allows."""
+        instance = node.frame.instance
+        if instance.failing or instance.stopping:
+            return
+        window = self._window(node)
+        seeds = instance.seeds
+        while node.active < window and node.next_index < node.total:
+            index = node.next_index
+            node.next_index += 1
+            key = index if node.is_foreach else None
+            iteration = node.iteration_label(key)
+            loop_params = dict(node.frame.loop_params)
+            if node.space is not None:
+                loop_params.update(node.space.loop_params(index))
+            if node.step.kind == "steps":
+                node.active += 1
+                scope = {**node.frame.scope, **loop_params}
+                child = Frame(instance, node.step.body, scope, loop_params, node, index)
+                node.children[index] = child
+                self._start_frame(child)
+                continue
+            seed = seeds.get((node.step.id, iteration)) if seeds else None
+            if seed is not None and seed.kept:
+                node.outcomes[index] = DONE
+                node.outputs[index] = seed.output
+                node.finished += 1
+                continue
+            node.active += 1
+            number = 1
+            if seed is not None and seed.run_id == instance.run_id:
+                number = seed.number + (0 if seed.status is S.PAUSED else 1)
+            a = Attempt(node, key, iteration, loop_params, number, node.frame.scope)
+            node.live[key] = a
+            if seed is not None and seed.status is S.PAUSED:
+                self._revive_paused(a, seed)
+                continue
+            a.transition(S.INITIALIZED)
+            self.ready.append(a)
+        if node.finished == node.total and node.status is S.RUNNING:
+            self._finish_node(node, self._aggregate(node))
+
+    def _revive_paused(self, a: Attempt, seed: Seed) -> None:
+        a.history = list(seed.history) or a.history
+        a.status = S.PAUSED
+        a.params = seed.params
+        a.output = seed.output
+        a.pause_point = seed.pause_point
+        a.paused_by = set(seed.paused_by)
+        a.error = seed.error
+        a.node.active -= 1
+        for bp_id in a.paused_by:
+            bp = self.breakpoints.by_id.get(bp_id)
+            if bp is not None:
+                bp.paused.add(a)
+        a.paused_by = {i for i in a.paused_by if i in self.breakpoints.by_id or i <= HOLD_KEPT}
+        if not a.paused_by:
+            a.paused_by = {HOLD_KEPT}
+        self.paused[a] = None
+        a.queued = False  # nothing new to write: it is stored as it is
+
+    # --- attempts -----------------------------------------------------------------------
+    def _start_attempt(self, a: Attempt) -> None:
+        instance = a.instance
+        if a.status is not S.INITIALIZED:
+            return
+        if instance.failing or instance.stopping:
+            self._end_attempt(a, S.STOPPED)
+            return
+        a.transition(S.EVALUATING_PARAMS)
+        step = a.node.step
+        try:
+            call = self._prepare(a)
+        except (MaestroError, TypeError, ValueError) as exc:
+            a.error = exc.message if isinstance(exc, MaestroError) else f"{type(exc).__name__}: {exc}"
+            a.transition(S.FATALLY_FAILED)
+            self._attempt_failed(a, retry=False)
+            return
+        if self._check(a, "before"):
+            return
+        a.transition(S.RUNNING)
+        self._run(a, call, step.kind)
+
+    def _prepare(self, a: Attempt) -> Callable[[], Any] | None:
+        """Bind the attempt's arguments; return what the executor will call."""
+        step = a.node.step
+        scope = a.scope
+        if step.kind == "run":
+            fn = self.namespace.get(step.target)
+            if fn is None or not callable(fn):
+                from ..errors import nearest
+
+                names = [k for k, v in self.namespace.items() if callable(v) and not k.startswith("_")]
+                hint = nearest(step.target, names)
+                what = "is not callable" if fn is not None else "is not defined"
+                raise MaestroError(
+                    f"step {step.id!r}: {step.target!r} {what} in the kernel namespace"
+                    + (f"; did you mean {hint!r}?" if hint else ""), step=step.id,
+                )
+            a.params = self.binder.bind_call(step, fn, scope, a.loop_params,
+                                             a.instance.upstream(step.id), a.instance.all_steps)
+            return fn
+        params = self.binder.step_params(step, scope, a.loop_params)
+        if step.kind == "sql":
+            a.params = {**a.instance.params, **a.loop_params, **params}
+        else:
+            a.params = {**a.loop_params, **params}
+        return None
+
+    def _run(self, a: Attempt, fn: Callable[[], Any] | None, kind: str) -> None:
+        if kind == "noop":
+            self._on_done(a, True, None)
+        elif kind == "sql":
+            try:
+                value = self.store.execute_step_sql(a.node.step.target, a.params)
+            except Exception as exc:
+                self._on_done(a, False, exc)
+            else:
+                self._on_done(a, True, value)
+        elif kind == "workflow":
+            self.inflight += 1
+            self._start_child(a)
+        else:
+            if kind == "sleep":
+                seconds = a.node.step.target
+                call = lambda: time.sleep(seconds)  # noqa: E731
+            else:
+                params = a.params
+                call = lambda: fn(**params)  # noqa: E731
+            if self.executor.inline:
+                self.executor.submit(call, lambda ok, value: self._on_done(a, ok, value))
+            else:
+                self.inflight += 1
+                inbox = self.inbox
+                self.executor.submit(call, lambda ok, value: inbox.put(("done", a, ok, value)))
+
+    def _start_child(self, a: Attempt) -> None:
+        try:
+            child = self.create_child(a)
+        except MaestroError as exc:
+            self.inflight -= 1
+            self._on_done(a, False, exc)
+            return
+        a.child = child
+        self.start(child)
+
+    def _on_done(self, a: Attempt, ok: bool, value: Any) -> None:
+        if a.status is not S.RUNNING:
+            return
+        if ok:
+            a.output = value
+            if self._check(a, "after"):
+                return
+            self._succeed(a)
+        else:
+            a.error = _describe(value)
+            a.transition(S.USER_FAILED)
+            self._attempt_failed(a, retry=True)
+
+    def _succeed(self, a: Attempt) -> None:
+        a.transition(S.SUCCEEDED)
+        self._finish_iteration(a, S.SUCCEEDED, a.output)
+
+    def _attempt_failed(self, a: Attempt, retry: bool) -> None:
+        step = a.node.step
+        if retry and a.number <= step.retry.limit and not (a.instance.failing or a.instance.stopping):
+            nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
+            a.node.live[a.index] = nxt
+            self.event("retry", {"attempt": a.number + 1, "error": a.error}, attempt=a)
+            if step.retry.backoff:
+                time.sleep(step.retry.backoff * (2 ** (a.number - 1)))
+            nxt.transition(S.INITIALIZED)
+            self.ready.append(nxt)
+            return
+        self._finish_iteration(a, a.status, None)
+
+    def _check(self, a: Attempt, point: str) -> bool:
+        """The breakpoint check: pause `a` if any breakpoint (or a step trap) matches."""
+        matched = self.breakpoints.matching(a, point) if len(self.breakpoints) else ()
+        hold: set[int] = {bp.id for bp in matched}
+        if point == "before" and a.instance.step_traps:
+            hold |= self._take_trap(a)
+        if not hold:
+            return False
+        a.pause_point = point
+        a.paused_by = hold
+        a.transition(S.PAUSED)
+        for bp in matched:
+            bp.paused.add(a)
+        a.node.active -= 1
+        self.paused[a] = None
+        self._pause_pending = True
+        self._notify("paused", a)
+        if point == "before":
+            self._dispatch(a.node)
+        return True
+
+    def _take_trap(self, a: Attempt) -> set[int]:
+        for trap in a.instance.step_traps:
+            frame, steps, index = trap
+            if a.node.frame is frame and a.node.step.id in steps and (index is None or a.index in (None, index)):
+                if not a.node.is_foreach or index is not None:
+                    a.instance.step_traps.remove(trap)
+                return {HOLD_STEP}
+        return set()
+
+    def _end_attempt(self, a: Attempt, status: StepStatus, output: Any = None) -> None:
+        a.transition(status)
+        self._finish_iteration(a, status, output)
+
+    # --- completion ---------------------------------------------------------------------
+    def _finish_iteration(self, a: Attempt, status: StepStatus, output: Any) -> None:
+        """An iteration's last attempt ended; every caller counted it as active first."""
+        a.node.active -= 1
+        self._complete_index(a.node, a.index, status, output)
+
+    def _complete_index(self, node: Node, key: int | None, status: StepStatus, output: Any) -> None:
+        index = key or 0
+        node.live.pop(key, None)
+        code = outcome_code(status)
+        node.outcomes[index] = code
+        node.outputs[index] = output
+        node.finished += 1
+        instance = node.frame.instance
+        if code == FAILED_CODE and node.step.failure_mode is not FailureMode.IGNORE:
+            node.failure = status
+            if node.step.failure_mode is FailureMode.FAIL_IMMEDIATELY:
+                self._fail_fast(instance)
+        elif code == STOPPED_CODE and node.failure is None:
+            node.failure = S.STOPPED
+        if node.finished == node.total:
+            self._finish_node(node, self._aggregate(node))
+        else:
+            self._dispatch(node)
+
+    def _aggregate(self, node: Node) -> StepStatus:
+        if node.failure is not None:
+            return node.failure
+        if not node.is_foreach and node.outcomes[0] == SKIPPED_CODE:
+            return S.SKIPPED
+        if FAILED_CODE in node.outcomes:
+            return S.COMPLETED_WITH_ERROR
+        return S.SUCCEEDED
+
+    def _finish_node(self, node: Node, status: StepStatus | None, blocked: bool = False) -> None:
+        node.status = status
+        node.blocked = blocked
+        frame = node.frame
+        if status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) or (status is S.SKIPPED and node.output_given):
+            frame.scope[node.step.id] = node.output()
+        frame.remaining -= 1
+        for successor in frame.successors[node.step.id]:
+            successor.waiting -= 1
+            if successor.waiting == 0 and successor.status is None:
+                self._start_node(successor)
+        if frame.remaining == 0:
+            self._finish_frame(frame)
+
+    def _finish_frame(self, frame: Frame) -> None:
+        parent = frame.parent
+        if parent is None:
+            self._settle_queue[frame.instance] = None
+            return
+        failure = None
+        for node in frame.nodes.values():
+            if node.blocked or (node.status is not None and not node.status.complete):
+                failure = node.status if node.status is not None else S.USER_FAILED
+                break
+        sinks = frame.sinks()
+        output = sinks[0].output() if len(sinks) == 1 else {n.step.id: n.output() for n in sinks}
+        parent.active -= 1
+        self._complete_index(parent, frame.parent_index, failure or S.SUCCEEDED, None if failure else output)
+
+    def _fail_fast(self, instance: Instance) -> None:
+        if instance.failing:
+            return
+        instance.failing = True
+        self.event("fail_immediately", {}, instance=instance)
+        self._settle_queue[instance] = None
+
+    # --- quiescence ---------------------------------------------------------------------
+    def settle(self) -> None:
+        """Give every touched instance its status once nothing more can run for it."""
+        for instance in list(self._settle_queue):
+            del self._settle_queue[instance]
+            self._settle_instance(instance)
+
+    def _settle_instance(self, instance: Instance) -> None:
+        if instance.status.terminal:
+            return
+        root = instance.root
+        busy = any(a.instance is instance for a in self.ready) or self._has_inflight(instance)
+        if busy:
+            self._settle_queue[instance] = None
+            return
+        if instance.failing or instance.stopping:
+            for a in [a for a in self.paused if a.instance is instance]:
+                self._release_hold(a)
+                a.node.active += 1
+                a.transition(S.STOPPED)
+                self._finish_iteration(a, S.STOPPED, None)
+            status = InstanceStatus.STOPPED if instance.stopping else InstanceStatus.FAILED
+        elif root.remaining > 0:
+            return  # paused, or blocked behind a paused attempt
+        else:
+            failed = any(
+                n.blocked or (n.status is not None and not n.status.complete) for n in _all_nodes(root)
+            )
+            stopped = any(n.status is S.STOPPED for n in _all_nodes(root))
+            status = InstanceStatus.SUCCEEDED
+            if failed:
+                status = InstanceStatus.STOPPED if stopped and not any(
+                    n.status is not None and n.status.failed for n in _all_nodes(root)
+                ) else InstanceStatus.FAILED
+        instance.status = status
+        self.journal_instance(instance)
+        self._notify("instance", instance)
+        if instance.parent is not None:
+            self._child_done(instance)
+
+    def _child_done(self, child: Instance) -> None:
+        a = child.parent
+        self.inflight -= 1
+        if child.status is InstanceStatus.SUCCEEDED:
+            sinks = child.root.sinks()
+            self._on_done(a, True, {n.step.id: n.output() for n in sinks})
+        else:
+            self._on_done(a, False, MaestroError(f"sub-workflow {child.label} ended {child.status.value}"))
+
+    def _has_inflight(self, instance: Instance) -> bool:
+        if self.inflight == 0:
+            return False
+        return any(a.status is S.RUNNING and a.instance is instance for n in _all_nodes(instance.root)
+                   for a in n.live.values())
+
+    def _notify(self, kind: str, subject: Any) -> None:
+        for listener in self.listeners:
+            try:
+                listener(kind, subject)
+            except Exception:  # a display callback must never break a run
+                traceback.print_exc()
+
+    # --- the loop -----------------------------------------------------------------------
+    def drive(self, stop_when: Callable[[], bool] = lambda: False) -> None:
+        """Run until quiescent: nothing ready, nothing in flight."""
+        ready = self.ready
+        while True:
+            while ready:
+                self._start_attempt(ready.popleft())
+                if self._dirty and (self._pause_pending or len(self._dirty) >= FLUSH_ROWS):
+                    if not ready or len(self._dirty) >= FLUSH_ROWS or \
+                            time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
+                        self.flush()
+                elif len(self._dirty) > 1000 and time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
+                    self.flush()
+            self.settle()
+            if self.inflight == 0 and self.inbox.empty():
+                break
+            if self._dirty or self._events or self._dirty_instances:
+                self.flush()
+            self.handle(self.inbox.get())
+        self.settle()
+        self.flush()
+
+    def handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "done":
+            _, a, ok, value = item
+            self.inflight -= 1
+            self._on_done(a, ok, value)
+        elif kind == "call":
+            _, fn, future = item
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    # --- actions on paused attempts ------------------------------------------------------
+    def _require_paused(self, a: Attempt) -> None:
+        if a.status is not S.PAUSED or a not in self.paused:
+            raise StateError(f"{a.label} (attempt {a.number}) is not paused; it is {a.status.value}",
+                             workflow=a.workflow, step=a.step_id)
+
+    def _release_hold(self, a: Attempt) -> None:
+        for bp_id in a.paused_by:
+            bp = self.breakpoints.by_id.get(bp_id)
+            if bp is not None:
+                bp.paused.discard(a)
+        a.paused_by = set()
+        self.paused.pop(a, None)
+
+    def resume(self, a: Attempt, step: bool = False) -> None:
+        """Release one paused attempt; with `step`, pause again at its next downstream step."""
+        self._require_paused(a)
+        self._check_resumable(a)
+        self._release_hold(a)
+        self.event("resume", {"step": step}, attempt=a)
+        if step:
+            successors = frozenset(n.step.id for n in a.node.frame.successors[a.node.step.id])
+            if successors:
+                a.instance.step_traps.append((a.node.frame, successors, a.index))
+        self._continue(a)
+
+    def _check_resumable(self, a: Attempt) -> None:
+        """Refuse to run with a value that a restart lost, rather than replace it silently."""
+        values = [("output", a.output)] if a.pause_point == "after" else [
+            (f"param {name!r}", value) for name, value in a.params.items()
+        ]
+        for what, value in values:
+            if isinstance(value, NotPersisted):
+                fix = "set its output" if what == "output" else "set it (attempt.params[name] = value)"
+                raise StateError(
+                    f"{a.label}: {what} ({value.type_name}) was not persisted before the restart; "
+                    f"{fix} or retry the attempt",
+                    workflow=a.workflow, step=a.step_id,
+                )
+
+    def _continue(self, a: Attempt) -> None:
+        a.node.active += 1
+        if a.pause_point == "after":
+            self._succeed(a)
+            return
+        a.transition(S.RUNNING)
+        fn = self.namespace.get(a.node.step.target) if a.node.step.kind == "run" else None
+        if a.node.step.kind == "run" and not callable(fn):
+            a.error = f"{a.node.step.target!r} is not defined in the kernel namespace"
+            a.transition(S.FATALLY_FAILED)
+            self._attempt_failed(a, retry=False)
+            return
+        self._run(a, fn, a.node.step.kind)
+        self._settle_queue[a.instance] = None
+
+    def skip(self, a: Attempt, output: Any = MISSING) -> None:
+        self._require_paused(a)
+        self._release_hold(a)
+        given = output is not MISSING
+        a.output = output if given else None
+        if given:
+            self._check_storable(a, "output", output)
+        self.event("skip", {"output": self.codec.encode(output) if given else None}, attempt=a)
+        a.transition(S.SKIPPED)
+        a.node.active += 1
+        if given and not a.node.is_foreach:
+            a.node.output_given = True
+        self._finish_iteration(a, S.SKIPPED, a.output)
+        self._settle_queue[a.instance] = None
+
+    def stop_attempt(self, a: Attempt) -> None:
+        self._require_paused(a)
+        self._release_hold(a)
+        self.event("stop", {}, attempt=a)
+        a.node.active += 1
+        a.transition(S.STOPPED)
+        self._finish_iteration(a, S.STOPPED, None)
+        self._settle_queue[a.instance] = None
+
+    def retry(self, a: Attempt) -> None:
+        """Drop a paused attempt and start a new one (checked against breakpoints again)."""
+        self._require_paused(a)
+        self._release_hold(a)
+        a.transition(S.STOPPED)
+        self.event("retry", {"attempt": a.number + 1}, attempt=a)
+        nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
+        a.node.live[a.index] = nxt
+        a.node.active += 1
+        nxt.transition(S.INITIALIZED)
+        self.ready.append(nxt)
+        self._settle_queue[a.instance] = None
+
+    def set_param(self, a: Attempt, name: str, value: Any) -> None:
+        self._require_paused(a)
+        if a.pause_point != "before":
+            raise StateError(f"{a.label} is paused after its step ran; its params are spent, change its output instead")
+        if name not in a.params and not self._accepts(a, name):
+            raise UnknownNameError("param", name, a.params, workflow=a.workflow)
+        self._check_storable(a, f"param {name!r}", value)
+        old = a.params.get(name, MISSING)
+        a.params[name] = value
+        self.event("mutate", {"param": name, "old": None if old is MISSING else self.codec.encode(old),
+                              "new": self.codec.encode(value)}, attempt=a)
+        self.journal(a)
+        self._pause_pending = True
+
+    def set_output(self, a: Attempt, value: Any) -> None:
+        self._require_paused(a)
+        if a.pause_point != "after":
+            raise StateError(f"{a.label} is paused before its step ran; it has no output yet, change its params")
+        self._check_storable(a, "output", value)
+        old = a.output
+        a.output = value
+        self.event("mutate", {"output": True, "old": self.codec.encode(old), "new": self.codec.encode(value)}, attempt=a)
+        self.journal(a)
+        self._pause_pending = True
+
+    def _accepts(self, a: Attempt, name: str) -> bool:
+        if a.node.step.kind != "run":
+            return True
+        fn = self.namespace.get(a.node.step.target)
+        import inspect
+
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return True
+        return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+    def _check_storable(self, a: Attempt, what: str, value: Any) -> None:
+        if not self.codec.storable(value):
+            raise ParamError(
+                f"{a.label}: {what} cannot take a {type(value).__module__}.{type(value).__qualname__}: "
+                "only JSON-native values and DataFrame/Arrow tables are stored "
+                "(or open the engine with pickle_values=True)",
+                workflow=a.workflow, step=a.step_id,
+            )
+
+    # --- breakpoints --------------------------------------------------------------------
+    def add_breakpoint(self, bp: Breakpoint) -> None:
+        self.breakpoints.add(bp)
+
+    def delete_breakpoint(self, bp: Breakpoint, keep_paused: bool = False) -> list[Attempt]:
+        """Remove `bp`; attempts it alone held resume, unless `keep_paused`."""
+        self.breakpoints.remove(bp)
+        released = []
+        for a in sorted(bp.paused, key=_order):
+            a.paused_by.discard(bp.id)
+            if a.paused_by:
+                continue
+            if keep_paused:
+                a.paused_by.add(HOLD_KEPT)
+                continue
+            try:
+                self._check_resumable(a)
+            except StateError as exc:
+                a.paused_by.add(HOLD_KEPT)
+                self.event("resume_refused", {"reason": exc.message}, attempt=a)
+                continue
+            self.paused.pop(a, None)
+            released.append(a)
+        bp.paused.clear()
+        for a in released:
+            self.event("resume", {"breakpoint_deleted": bp.id}, attempt=a)
+            self._continue(a)
+        self._pause_pending = True
+        return released
+
+    def stop_instance(self, instance: Instance) -> None:
+        if instance.status.terminal:
+            raise StateError(f"{instance.label} already ended {instance.status.value}", workflow=instance.workflow)
+        instance.stopping = True
+        for a in [a for a in self.ready if a.instance is instance]:
+            self.ready.remove(a)
+            a.transition(S.STOPPED)
+            a.node.live.pop(a.index, None)
+        self.event("stop_instance", {}, instance=instance)
+        self._settle_queue[instance] = None
+
+
+def _no_children(a: Attempt) -> Instance:
+    raise MaestroError("sub-workflows need an Engine")
+
+
+def _order(a: Attempt) -> tuple:
+    return (a.instance.workflow, a.instance.instance_id, a.node.step.id, a.index if a.index is not None else -1)
+
+
+def _all_nodes(frame: Frame | None):
+    if frame is None:
+        return
+    for node in frame.nodes.values():
+        yield node
+        for child in node.children.values():
+            yield from _all_nodes(child)
+
+
+def _describe(error: Any) -> str:
+    if isinstance(error, MaestroError):
+        return error.message
+    if isinstance(error, BaseException):
+        lines = traceback.format_exception(type(error), error, error.__traceback__)
+        return "".join(lines[-1:]).strip() + "\n" + "".join(lines).strip()
+    return str(error)

@@ -1,0 +1,214 @@
+"""The DuckDB state file: migrations, bulk appends of snapshots, and reads for the engine."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+from ..errors import MaestroError, StoreLockedError
+
+__all__ = ["Store", "DEFAULT_DB", "ENV_DB"]
+
+DEFAULT_DB = "maestro_nb.duckdb"
+ENV_DB = "MAESTRO_NB_DB"
+
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    found = []
+    for entry in resources.files("maestro_nb.store.migrations").iterdir():
+        match = re.match(r"^(\d+)_.*\.sql$", entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text()))
+    return sorted(found)
+
+
+class Store:
+    """One DuckDB connection to the state file; every statement the product runs is here."""
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, read_only: bool = False):
+        self.path = str(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            self.conn = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                holder = re.search(r"\(PID (\d+)\)", text)
+                raise StoreLockedError(self.path, f" (PID {holder.group(1)})" if holder else "") from None
+            raise MaestroError(f"cannot open state file {self.path}: {text.splitlines()[0]}") from None
+        if not read_only:
+            self._migrate()
+        self._seq = self._scalar(
+            "SELECT max(s) FROM (SELECT max(seq) s FROM attempt_log UNION ALL SELECT max(seq) FROM instance_log"
+            " UNION ALL SELECT max(seq) FROM event_log UNION ALL SELECT max(seq) FROM breakpoint_log)"
+        ) or 0
+        self._table_count = self._scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'value\\_%' ESCAPE '\\'"
+        ) or 0
+
+    # --- schema -------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._lock:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+            )
+            done = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations").fetchall()}
+            for version, sql in _migrations():
+                if version in done:
+                    continue
+                self.conn.execute("BEGIN TRANSACTION")
+                try:
+                    self.conn.execute(sql)
+                    self.conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, now()])
+                    self.conn.execute("COMMIT")
+                except Exception:
+                    self.conn.execute("ROLLBACK")
+                    raise
+
+    @property
+    def schema_version(self) -> int:
+        return self._scalar("SELECT max(version) FROM schema_migrations") or 0
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    # --- small helpers ------------------------------------------------------------------
+    def next_seq(self, count: int = 1) -> int:
+        """Reserve `count` sequence numbers; returns the first."""
+        first = self._seq + 1
+        self._seq += count
+        return first
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run any SQL over the state and return a pandas DataFrame."""
+        with self._lock:
+            try:
+                return self.conn.execute(sql, params or []).df()
+            except duckdb.Error as exc:
+                raise MaestroError(f"SQL error: {str(exc).splitlines()[0]}") from None
+
+    def execute_step_sql(self, sql: str, params: dict[str, Any]) -> Any:
+        """Run a `sql:` step; a query's rows come back as a list of dicts, a statement gives None."""
+        with self._lock:
+            cursor = self.conn.cursor()
+            try:
+                used = {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
+                result = cursor.execute(sql, used) if used else cursor.execute(sql)
+                if result.description is None:
+                    return None
+                names = [d[0] for d in result.description]
+                rows = result.fetchall()
+                if names == ["Count"] and len(rows) == 1:  # DuckDB's answer to DML
+                    return None
+                return [dict(zip(names, row)) for row in rows]
+            finally:
+                cursor.close()
+
+    # --- definitions --------------------------------------------------------------------
+    def latest_version(self, workflow: str) -> tuple[int, str] | None:
+        row = self.rows(
+            "SELECT version, digest FROM workflow_versions WHERE workflow = ? ORDER BY version DESC LIMIT 1",
+            [workflow],
+        )
+        return (row[0][0], row[0][1]) if row else None
+
+    def add_version(self, workflow: str, version: int, digest: str, source: str, description: str) -> None:
+        with self._lock:
+            self.conn.execute(
+                "INSERT INTO workflow_versions VALUES (?, ?, ?, ?, ?, ?)",
+                [workflow, version, digest, source, description, now()],
+            )
+
+    def versions(self) -> list[tuple[str, int, str]]:
+        """(workflow, version, source) of every stored version."""
+        return self.rows("SELECT workflow, version, source FROM workflow_versions ORDER BY workflow, version")
+
+    # --- bulk appends -------------------------------------------------------------------
+    def append(self, table: str, rows: list[tuple]) -> None:
+        """Append many rows (in the table's column order) at once through Arrow."""
+        if not rows:
+            return
+        import pyarrow as pa
+
+        schema = _SCHEMAS[table]
+        arrays = [pa.array(col, type=field.type) for field, col in zip(schema, zip(*rows))]
+        batch = pa.table(arrays, schema=schema)  # noqa: F841 - read by DuckDB's replacement scan
+        with self._lock:
+            self.conn.execute(f"INSERT INTO {table} SELECT * FROM batch")
+
+    # --- values -------------------------------------------------------------------------
+    def save_table(self, value: Any) -> str:
+        with self._lock:
+            self._table_count += 1
+            name = f"value_{self._table_count}"
+            frame = value  # noqa: F841 - read by DuckDB's replacement scan
+            self.conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
+            return name
+
+    def load_table(self, name: str) -> Any:
+        if not re.fullmatch(r"value_\d+", name):
+            return None
+        with self._lock:
+            exists = self.conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+            ).fetchone()[0]
+            return self.conn.execute(f"SELECT * FROM {name}").df() if exists else None
+
+
+def _schemas() -> dict[str, Any]:
+    import pyarrow as pa
+
+    s, i, j, b, d, ts = pa.string(), pa.int32(), pa.string(), pa.int64(), pa.float64(), pa.timestamp("us")
+    return {
+        "attempt_log": pa.schema([
+            ("seq", b), ("workflow", s), ("instance_id", i), ("run_id", i), ("step_id", s),
+            ("iteration", s), ("loop_params", j), ("attempt", i), ("status", s), ("pause_point", s),
+            ("paused_by", pa.list_(i)), ("params", j), ("output", j), ("error", s),
+            ("transitions", pa.list_(s)), ("times", pa.list_(d)),
+        ]),
+        "instance_log": pa.schema([
+            ("seq", b), ("workflow", s), ("instance_id", i), ("version", i), ("run_id", i),
+            ("status", s), ("params", j), ("parent", s), ("recorded_at", ts),
+        ]),
+        "event_log": pa.schema([
+            ("seq", b), ("recorded_at", ts), ("workflow", s), ("instance_id", i), ("run_id", i), ("step_id", s),
+            ("iteration", s), ("attempt", i), ("kind", s), ("detail", j),
+        ]),
+        "breakpoint_log": pa.schema([
+            ("seq", b), ("id", i), ("name", s), ("workflow", s), ("step_id", s), ("version", i),
+            ("instance_id", i), ("run_id", i), ("iteration", s), ("pause_point", s), ("condition", s),
+            ("active", pa.bool_()), ("recorded_at", ts),
+        ]),
+    }
+
+
+class _LazySchemas(dict):
+    def __missing__(self, key: str) -> Any:
+        self.update(_schemas())
+        return dict.__getitem__(self, key)
+
+
+_SCHEMAS: dict[str, Any] = _LazySchemas()
