@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
@@ -12,7 +12,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import UnknownNameError
+from ..errors import ExpressionError, UnknownNameError
 from .expressions import Expression
 
 __all__ = [
@@ -57,6 +57,7 @@ class Foreach:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The loop param names, when known before the step starts (not for an items expression)."""
         if self.loops:
             return tuple(name for name, _ in self.loops)
         if isinstance(self.items, tuple):
@@ -72,12 +73,28 @@ class Foreach:
             axes = []
             for name, values in self.loops:
                 if isinstance(values, Expression):
-                    values = values.evaluate(scope)
+                    source, values = values, values.evaluate(scope)
+                    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+                        raise ExpressionError(
+                            f"loop param {name!r}: {source!r} gave a {type(values).__name__}, "
+                            "not a list of values"
+                        )
                 if not isinstance(values, (list, tuple, range)):
                     values = list(values)
                 axes.append((name, values))
             return IterationSpace(tuple(axes), None)
-        items = self.items.evaluate(scope) if isinstance(self.items, Expression) else self.items
+        items = self.items
+        if isinstance(items, Expression):
+            source = items
+            items = items.evaluate(scope)
+            if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+                raise ExpressionError(f"foreach {source!r} gave a {type(items).__name__}, not a list of dicts")
+            items = list(items)
+            for position, item in enumerate(items):
+                if not isinstance(item, Mapping):
+                    raise ExpressionError(
+                        f"foreach {source!r}: item #{position + 1} is a {type(item).__name__}, not a dict of loop params"
+                    )
         return IterationSpace((), tuple(dict(item) for item in items))
 
 
@@ -89,11 +106,15 @@ class IterationSpace:
     items: tuple[dict[str, Any], ...] | None
 
     def __len__(self) -> int:
+        """The number of iterations."""
         if self.items is not None:
             return len(self.items)
         return math.prod(len(values) for _, values in self.axes)
 
     def loop_params(self, index: int) -> dict[str, Any]:
+        """The loop params of iteration `index` (0-based; the first loop is the outermost)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"iteration index {index} is out of range for {len(self)} iterations")
         if self.items is not None:
             return dict(self.items[index])
         params: dict[str, Any] = {}
@@ -180,6 +201,7 @@ class WorkflowDefinition:
         return tuple(self._index)
 
     def step(self, step_id: str) -> StepDefinition:
+        """The step `step_id`, at any nesting level; UnknownNameError if there is none."""
         try:
             return self._index[step_id]
         except KeyError:
@@ -187,12 +209,13 @@ class WorkflowDefinition:
 
     def parent(self, step_id: str) -> str | None:
         """The foreach step whose body holds `step_id`, or None at the top level."""
+        self.step(step_id)
         return self._parents[step_id]
 
     def enclosing(self, step_id: str) -> tuple[str, ...]:
         """The foreach steps around `step_id`, outermost first, `step_id` itself excluded."""
         chain = []
-        parent = self._parents[step_id]
+        parent = self.parent(step_id)
         while parent is not None:
             chain.append(parent)
             parent = self._parents[parent]
@@ -200,7 +223,7 @@ class WorkflowDefinition:
 
     def siblings(self, step_id: str | None) -> tuple[StepDefinition, ...]:
         """The steps of the DAG at the level below `step_id` (None: the top level)."""
-        return self.steps if step_id is None else self._index[step_id].body
+        return self.steps if step_id is None else self.step(step_id).body
 
     def graph(self, parent: str | None = None) -> nx.DiGraph:
         """The DAG of one level (top level, or the body of foreach step `parent`)."""

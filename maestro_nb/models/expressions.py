@@ -31,7 +31,49 @@ _ALLOWED_NODES = (
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
     ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
 )
-_TEMPLATE = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
+_TEMPLATE = re.compile(r"\s*\$\{(.*)\}\s*", re.DOTALL)
+_NODE_NAMES = {
+    ast.Attribute: "attribute access",
+    ast.Lambda: "lambda",
+    ast.NamedExpr: "assignment (:=)",
+    ast.JoinedStr: "an f-string",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _one_line(text: str) -> str:
+    """`text` with every run of whitespace (newlines included) collapsed to one space."""
+    return " ".join(text.split())
+
+
+def _shown(source: str) -> str:
+    return f"${{{_one_line(source)}}}"
+
+
+def _free_names(node: ast.AST, bound: frozenset[str] = frozenset()) -> set[str]:
+    """Names `node` reads that no enclosing comprehension binds."""
+    if isinstance(node, ast.Name):
+        return {node.id} if isinstance(node.ctx, ast.Load) and node.id not in bound else set()
+    if isinstance(node, _COMPREHENSIONS):
+        free: set[str] = set()
+        inner = set(bound)
+        for position, generator in enumerate(node.generators):
+            # The first iterable is evaluated in the enclosing scope, the rest inside.
+            free |= _free_names(generator.iter, bound if position == 0 else frozenset(inner))
+            inner |= {n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name)}
+            for condition in generator.ifs:
+                free |= _free_names(condition, frozenset(inner))
+        results = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        for result in results:
+            free |= _free_names(result, frozenset(inner))
+        return free
+    free = set()
+    for child in ast.iter_child_nodes(node):
+        free |= _free_names(child, bound)
+    return free
 
 
 class Expression:
@@ -51,7 +93,7 @@ class Expression:
             name = sorted(missing)[0]
             hint = nearest(name, scope)
             raise ExpressionError(
-                f"${{{self.source}}}: unknown name {name!r}"
+                f"{_shown(self.source)}: unknown name {name!r}"
                 + (f"; did you mean {hint!r}?" if hint else "")
             )
         try:
@@ -62,10 +104,13 @@ class Expression:
         except ExpressionError:
             raise
         except Exception as exc:  # the user's expression failed: report it in one line
-            raise ExpressionError(f"${{{self.source}}}: {type(exc).__name__}: {exc}") from None
+            detail = _one_line(str(exc))
+            raise ExpressionError(
+                f"{_shown(self.source)}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+            ) from None
 
     def __repr__(self) -> str:
-        return f"${{{self.source}}}"
+        return _shown(self.source)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Expression) and other.source == self.source
@@ -79,41 +124,49 @@ def compile_expression(source: str) -> Expression:
     source = source.strip()
     if not source:
         raise ExpressionError("empty expression ${}")
+    shown = _shown(source)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"${{{source}}}: invalid syntax ({exc.msg})") from None
-    bound: set[str] = set()
-    names: set[str] = set()
-    for node in ast.walk(tree):
+        if "${" in source:
+            raise ExpressionError(
+                f"{shown}: an expression must be the whole value, as ${{...}}"
+            ) from None
+        detail = "" if exc.msg in ("invalid syntax", None) else f" ({_one_line(exc.msg)})"
+        raise ExpressionError(f"{shown}: invalid syntax{detail}") from None
+    nodes = list(ast.walk(tree))
+    for node in nodes:
+        if isinstance(node, ast.Attribute):
+            raise ExpressionError(f"{shown}: attribute access '.{node.attr}' is not allowed in expressions")
         if not isinstance(node, _ALLOWED_NODES):
-            what = "attribute access" if isinstance(node, ast.Attribute) else type(node).__name__
-            raise ExpressionError(f"${{{source}}}: {what} is not allowed in expressions")
-        if isinstance(node, ast.Name):
-            if node.id.startswith("__"):
-                raise ExpressionError(f"${{{source}}}: name {node.id!r} is not allowed")
-            (bound if isinstance(node.ctx, ast.Store) else names).add(node.id)
-        elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in SAFE_BUILTINS:
-                called = node.func.id if isinstance(node.func, ast.Name) else "this"
-                allowed = ", ".join(sorted(k for k in SAFE_BUILTINS if k[0].islower()))
-                raise ExpressionError(
-                    f"${{{source}}}: calling {called!r} is not allowed; allowed: {allowed}"
-                )
-    free = frozenset(n for n in names - bound if n not in SAFE_BUILTINS)
+            what = _NODE_NAMES.get(type(node), type(node).__name__)
+            raise ExpressionError(f"{shown}: {what} is not allowed in expressions")
+    for node in nodes:
+        if isinstance(node, ast.Name) and node.id.startswith("__"):
+            raise ExpressionError(f"{shown}: name {node.id!r} is not allowed")
+        if isinstance(node, ast.Call) and not (
+            isinstance(node.func, ast.Name) and node.func.id in SAFE_BUILTINS
+        ):
+            allowed = ", ".join(sorted(k for k in SAFE_BUILTINS if k[0].islower()))
+            called = repr(node.func.id) if isinstance(node.func, ast.Name) else "the result of an expression"
+            raise ExpressionError(f"{shown}: calling {called} is not allowed; allowed: {allowed}")
+    free = frozenset(n for n in _free_names(tree) if n not in SAFE_BUILTINS)
     return Expression(source, free, compile(tree, "<expression>", "eval"))
 
 
 def is_template(value: Any) -> bool:
-    return isinstance(value, str) and _TEMPLATE.match(value) is not None
+    """True when `value` is a whole-value `${...}` string."""
+    return isinstance(value, str) and _TEMPLATE.fullmatch(value) is not None
 
 
 def parse_template(value: Any) -> Any:
     """A `${...}` string becomes an Expression; anything else is returned unchanged."""
     if isinstance(value, str):
-        match = _TEMPLATE.match(value)
+        match = _TEMPLATE.fullmatch(value)
         if match:
             return compile_expression(match.group(1))
         if "${" in value:
-            raise ExpressionError(f"{value!r}: an expression must be the whole value, as ${{...}}")
+            raise ExpressionError(
+                f"{_one_line(value)!r}: an expression must be the whole value, as ${{...}}"
+            )
     return value

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 import networkx as nx
 
@@ -28,30 +28,63 @@ WORKFLOW_KEYS = ("description", "params", "steps", "failure_mode")
 STEP_KEYS = ("id", "description", "after", "if", "params", "foreach", "concurrency", "retry",
              "failure_mode") + STEP_KINDS
 RETRY_KEYS = ("limit", "backoff")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+Position = tuple[int | None, int | None]
 
 
-def _position(node: Any, key: Any = None) -> tuple[int | None, int | None]:
-    """1-based (line, column) of a ruamel node, or of one of its keys."""
+def _position(node: Any, key: Any = None, item: int | None = None) -> Position:
+    """1-based (line, column) of a ruamel node, of one of its keys, or of one of its items."""
     lc = getattr(node, "lc", None)
     if lc is None:
         return None, None
     try:
-        line, column = lc.key(key) if key is not None else (lc.line, lc.col)
+        if item is not None:
+            line, column = lc.item(item)
+        elif key is not None:
+            line, column = lc.key(key)
+        else:
+            line, column = lc.line, lc.col
     except (KeyError, IndexError, TypeError):
         line, column = lc.line, lc.col
     return line + 1, column + 1
 
 
+def _kind_of(value: Any) -> str:
+    """What a YAML value is, in YAML's words, for messages."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _is_list(value: Any) -> bool:
+    """A YAML sequence, or a list or tuple given through the Python API."""
+    return isinstance(value, (list, tuple))
+
+
 class _Parser:
+    """One parse of one definition: remembers the step ids seen and where expressions are."""
+
     def __init__(self, name: str):
         self.workflow = name
         self.seen: set[str] = set()
+        self.positions: dict[int, Position] = {}  # id(Expression) -> where it was written
 
-    def fail(self, message: str, node: Any = None, key: Any = None, step: str | None = None) -> None:
-        line, column = _position(node, key) if node is not None else (None, None)
-        raise DefinitionError(message, workflow=self.workflow, step=step, line=line, column=column)
+    def fail(self, message: str, node: Any = None, key: Any = None, step: str | None = None,
+             *, item: int | None = None, error: type[DefinitionError] = DefinitionError) -> NoReturn:
+        line, column = _position(node, key, item) if node is not None else (None, None)
+        raise error(message, workflow=self.workflow, step=step, line=line, column=column)
 
     def check_keys(self, node: Mapping, allowed: tuple[str, ...], what: str, step: str | None = None) -> None:
         for key in node:
@@ -60,29 +93,37 @@ class _Parser:
                 suggestion = f"; did you mean {hint!r}?" if hint else f"; allowed: {', '.join(allowed)}"
                 self.fail(f"unknown key {key!r} in {what}{suggestion}", node, key, step)
 
-    def expression(self, value: Any, node: Any, key: Any, step: str | None) -> Any:
+    def expression(self, value: Any, node: Any, key: Any, step: str, where: str) -> Any:
+        """`value` compiled if it is a `${...}` string; a bad one fails naming step and field."""
         try:
-            return parse_template(value)
+            parsed = parse_template(value)
         except ExpressionError as exc:
-            self.fail(f"{key}: {exc.message}", node, key, step)
+            self.fail(f"step {step!r}, {where}: {exc.message}", node, key, step, error=ExpressionError)
+        if isinstance(parsed, Expression):
+            self.positions[id(parsed)] = _position(node, key)
+        return _scalar(parsed)
 
-    def values(self, value: Any, node: Any, key: Any, step: str | None) -> Any:
+    def values(self, value: Any, node: Any, key: Any, step: str, where: str) -> Any:
         """Plain data with every `${...}` string inside it compiled, recursively."""
         if isinstance(value, Mapping):
-            return MappingProxyType({k: self.values(v, value, k, step) for k, v in value.items()})
-        if isinstance(value, list):
-            return [self.values(v, node, key, step) for v in value]
-        return self.expression(value, node, key, step)
+            return MappingProxyType({k: self.values(v, value, k, step, where) for k, v in value.items()})
+        if _is_list(value):
+            return [self.values(v, node, key, step, where) for v in value]
+        return self.expression(value, node, key, step, where)
 
     def workflow_body(self, data: Any) -> WorkflowDefinition:
+        if data is None:
+            self.fail("the workflow definition is empty; give at least a 'steps' list")
         if not isinstance(data, Mapping):
-            self.fail(f"a workflow definition is a mapping with a 'steps' list, not {type(data).__name__}", data)
+            self.fail(f"a workflow definition is a mapping with a 'steps' list, not {_kind_of(data)}", data)
         self.check_keys(data, WORKFLOW_KEYS, "the workflow")
         if "steps" not in data:
             self.fail("the workflow has no 'steps' list", data)
-        params = data.get("params") or {}
+        params = data.get("params")
+        if params is None:
+            params = {}
         if not isinstance(params, Mapping):
-            self.fail("params must be a mapping of name: default value", data, "params")
+            self.fail(f"params must be a mapping of name: default value, not {_kind_of(params)}", data, "params")
         for pname in params:
             if not isinstance(pname, str) or not IDENTIFIER.match(pname):
                 self.fail(f"param name {pname!r} is not a valid identifier", params, pname)
@@ -105,26 +146,29 @@ class _Parser:
         if "failure_mode" not in node:
             return default
         value = node["failure_mode"]
-        try:
+        allowed = [m.value for m in FailureMode]
+        if isinstance(value, str) and value in allowed:
             return FailureMode(value)
-        except ValueError:
-            allowed = [m.value for m in FailureMode]
-            hint = nearest(str(value), allowed)
-            self.fail(
-                f"failure_mode {value!r} is not one of {', '.join(allowed)}"
-                + (f"; did you mean {hint!r}?" if hint else ""),
-                node, "failure_mode", step,
-            )
+        hint = nearest(str(value), allowed)
+        self.fail(
+            ("" if step is None else f"step {step!r}: ")
+            + f"failure_mode {value!r} is not one of {', '.join(allowed)}"
+            + (f"; did you mean {hint!r}?" if hint else ""),
+            node, "failure_mode", step,
+        )
 
     def steps(self, items: Any, parent_node: Any, key: str, parent: str | None,
               failure_mode: FailureMode) -> tuple[StepDefinition, ...]:
         where = "the workflow" if parent is None else f"foreach step {parent!r}"
-        if not isinstance(items, list) or not items:
-            self.fail(f"'steps' of {where} must be a non-empty list of steps", parent_node, key, parent)
+        if not _is_list(items) or not items:
+            self.fail(f"'steps' of {where} must be a non-empty list of steps, not {_kind_of(items)}",
+                      parent_node, key, parent)
         steps = tuple(self.step(item, items, i, failure_mode) for i, item in enumerate(items))
         ids = [s.id for s in steps]
         for step, item in zip(steps, items):
             for upstream in step.after:
+                if upstream == step.id:
+                    self.fail(f"step {step.id!r} cannot run after itself", item, "after", step.id)
                 if upstream not in ids:
                     hint = nearest(upstream, ids)
                     self.fail(
@@ -133,8 +177,6 @@ class _Parser:
                         + ("" if parent is None else f" (after names steps inside {where})"),
                         item, "after", step.id,
                     )
-                if upstream == step.id:
-                    self.fail(f"step {step.id!r} cannot run after itself", item, "after", step.id)
         dag = nx.DiGraph()
         dag.add_nodes_from(ids)
         dag.add_edges_from((u, s.id) for s in steps for u in s.after)
@@ -142,14 +184,18 @@ class _Parser:
             cycle = nx.find_cycle(dag)
         except nx.NetworkXNoCycle:
             return steps
-        path = [edge[0] for edge in cycle] + [cycle[0][0]]
+        nodes = [edge[0] for edge in cycle]
+        start = min(range(len(nodes)), key=lambda i: ids.index(nodes[i]))  # the first one defined
+        nodes = nodes[start:] + nodes[:start]
+        path = nodes + [nodes[0]]
         first = items[ids.index(path[0])]
         self.fail(f"cycle in {where}: {' -> '.join(path)}", first, "after", path[0])
 
-    def step(self, item: Any, items: list, position: int, failure_mode: FailureMode) -> StepDefinition:
+    def step(self, item: Any, items: Any, position: int, failure_mode: FailureMode) -> StepDefinition:
         if not isinstance(item, Mapping):
-            self.fail(f"step #{position + 1} must be a mapping with an 'id', not {type(item).__name__}", items)
-        step_id = item.get("id")
+            self.fail(f"step #{position + 1} must be a mapping with an 'id', not {_kind_of(item)}",
+                      items, item=position)
+        step_id = _scalar(item.get("id"))
         if step_id is None:
             self.fail(f"step #{position + 1} has no 'id'", item)
         if not isinstance(step_id, str) or not IDENTIFIER.match(step_id):
@@ -164,7 +210,7 @@ class _Parser:
         if len(kinds) > 1:
             self.fail(f"step {step_id!r} has both {kinds[0]!r} and {kinds[1]!r}; give one", item, kinds[1], step_id)
         kind = kinds[0]
-        target = item[kind]
+        target = item[kind] if kind == "steps" else _scalar(item[kind])
         if kind == "run" and (not isinstance(target, str) or not IDENTIFIER.match(target)):
             self.fail(f"step {step_id!r}: run names a callable in the kernel, e.g. run: train", item, kind, step_id)
         if kind in ("sql", "workflow") and (not isinstance(target, str) or not target.strip()):
@@ -172,7 +218,7 @@ class _Parser:
         if kind == "workflow" and not NAME.match(target):
             self.fail(f"step {step_id!r}: {target!r} is not a workflow name", item, kind, step_id)
         if kind == "sleep" and (isinstance(target, bool) or not isinstance(target, (int, float)) or target < 0):
-            self.fail(f"step {step_id!r}: sleep takes a number of seconds >= 0", item, kind, step_id)
+            self.fail(f"step {step_id!r}: sleep takes a number of seconds >= 0, not {target!r}", item, kind, step_id)
         if kind == "noop":
             target = None
         if kind == "steps" and "foreach" not in item:
@@ -181,22 +227,29 @@ class _Parser:
         after = item.get("after", [])
         if isinstance(after, str):
             after = [after]
-        if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
-            self.fail(f"step {step_id!r}: after must be a step id or a list of step ids", item, "after", step_id)
+        if not _is_list(after) or not all(isinstance(a, str) for a in after):
+            self.fail(f"step {step_id!r}: after must be a step id or a list of step ids, not {after!r}",
+                      item, "after", step_id)
+        after = [str(a) for a in after]
         if len(set(after)) != len(after):
             self.fail(f"step {step_id!r}: after lists a step twice", item, "after", step_id)
 
-        params = item.get("params") or {}
+        params = item.get("params")
+        if params is None:
+            params = {}
         if not isinstance(params, Mapping):
-            self.fail(f"step {step_id!r}: params must be a mapping of argument: value", item, "params", step_id)
+            self.fail(f"step {step_id!r}: params must be a mapping of argument: value, not {_kind_of(params)}",
+                      item, "params", step_id)
         for pname in params:
             if not isinstance(pname, str) or not IDENTIFIER.match(pname):
                 self.fail(f"step {step_id!r}: param name {pname!r} is not an identifier", params, pname, step_id)
-        bound = MappingProxyType({k: self.values(v, params, k, step_id) for k, v in params.items()})
+        bound = MappingProxyType(
+            {str(k): self.values(v, params, k, step_id, f"param {k!r}") for k, v in params.items()}
+        )
 
         condition = None
         if "if" in item:
-            condition = self.expression(item["if"], item, "if", step_id)
+            condition = self.expression(item["if"], item, "if", step_id, "if")
             if not isinstance(condition, Expression):
                 self.fail(f"step {step_id!r}: if takes an expression, e.g. if: ${{x > 1}}", item, "if", step_id)
 
@@ -222,64 +275,132 @@ class _Parser:
 
     def foreach(self, item: Mapping, step_id: str) -> Foreach:
         spec = item["foreach"]
-        concurrency = item.get("concurrency")
+        concurrency = _scalar(item.get("concurrency"))
         if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1):
-            self.fail(f"step {step_id!r}: concurrency must be a whole number >= 1", item, "concurrency", step_id)
+            self.fail(f"step {step_id!r}: concurrency must be a whole number >= 1, not {concurrency!r}",
+                      item, "concurrency", step_id)
         if isinstance(spec, str):
-            items = self.expression(spec, item, "foreach", step_id)
+            items = self.expression(spec, item, "foreach", step_id, "foreach")
             if not isinstance(items, Expression):
-                self.fail(f"step {step_id!r}: foreach takes a mapping of loop params, a list of dicts, or an expression", item, "foreach", step_id)
+                self.fail(f"step {step_id!r}: foreach takes a mapping of loop params, a list of dicts, or an expression",
+                          item, "foreach", step_id)
             return Foreach(items=items, concurrency=concurrency)
-        if isinstance(spec, list):
+        if _is_list(spec):
             if not spec or not all(isinstance(x, Mapping) and x for x in spec):
-                self.fail(f"step {step_id!r}: a foreach list must hold non-empty mappings of loop params", item, "foreach", step_id)
+                self.fail(f"step {step_id!r}: a foreach list must hold non-empty mappings of loop params",
+                          item, "foreach", step_id)
             for entry in spec:
                 for name in entry:
                     self.loop_name(name, entry, step_id)
+                    self.literal(entry[name], entry, name, step_id)
             return Foreach(items=tuple(MappingProxyType(_plain(x)) for x in spec), concurrency=concurrency)
         if not isinstance(spec, Mapping) or not spec:
-            self.fail(f"step {step_id!r}: foreach takes a mapping of loop params, e.g. foreach: {{lr: [0.1, 0.2]}}", item, "foreach", step_id)
+            self.fail(f"step {step_id!r}: foreach takes a mapping of loop params, e.g. foreach: {{lr: [0.1, 0.2]}}",
+                      item, "foreach", step_id)
         loops = []
         for name, values in spec.items():
             self.loop_name(name, spec, step_id)
-            values = self.expression(values, spec, name, step_id)
+            values = self.expression(values, spec, name, step_id, f"loop param {name!r}")
             if isinstance(values, Expression):
                 loops.append((name, values))
                 continue
-            if not isinstance(values, list) or not values:
-                self.fail(f"step {step_id!r}: loop param {name!r} needs a non-empty list or an expression such as ${{range(10)}}", spec, name, step_id)
+            if isinstance(values, range) and len(values):
+                loops.append((name, values))
+                continue
+            if not _is_list(values) or not values:
+                self.fail(f"step {step_id!r}: loop param {name!r} needs a non-empty list or an expression "
+                          f"such as ${{range(10)}}, not {_kind_of(values)}", spec, name, step_id)
+            self.literal(values, spec, name, step_id)
             loops.append((name, tuple(_plain(values))))
         return Foreach(loops=tuple(loops), concurrency=concurrency)
+
+    def literal(self, value: Any, node: Any, key: Any, step_id: str) -> None:
+        """Fail if plain loop data hides a `${...}`: only a whole loop value may be an expression."""
+        if isinstance(value, Mapping):
+            value = list(value.values())
+        if _is_list(value):
+            for v in value:
+                self.literal(v, node, key, step_id)
+        elif isinstance(value, str) and "${" in value:
+            self.fail(
+                f"step {step_id!r}, loop param {key!r}: {' '.join(value.split())!r} is not evaluated inside "
+                f"a list; make the whole value an expression, e.g. {key}: ${{[a, b]}}",
+                node, key, step_id, error=ExpressionError,
+            )
 
     def loop_name(self, name: Any, node: Any, step_id: str) -> None:
         if not isinstance(name, str) or not IDENTIFIER.match(name):
             self.fail(f"step {step_id!r}: loop param {name!r} is not an identifier", node, name, step_id)
 
     def retry(self, item: Mapping, step_id: str) -> RetryPolicy:
-        spec = item.get("retry")
+        spec = _scalar(item.get("retry"))
         if spec is None:
             return RetryPolicy()
         if isinstance(spec, int) and not isinstance(spec, bool):
             spec = {"limit": spec}
         if not isinstance(spec, Mapping):
-            self.fail(f"step {step_id!r}: retry takes a mapping such as {{limit: 2}}", item, "retry", step_id)
+            self.fail(f"step {step_id!r}: retry takes a mapping such as {{limit: 2}}, not {_kind_of(spec)}",
+                      item, "retry", step_id)
         self.check_keys(spec, RETRY_KEYS, f"retry of step {step_id!r}", step_id)
-        limit = spec.get("limit", 0)
-        backoff = spec.get("backoff", 0.0)
+        limit = _scalar(spec.get("limit", 0))
+        backoff = _scalar(spec.get("backoff", 0.0))
+        node = spec if "limit" in spec and hasattr(spec, "lc") else item
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            self.fail(f"step {step_id!r}: retry limit must be a whole number >= 0", spec, "limit", step_id)
+            self.fail(f"step {step_id!r}: retry limit must be a whole number >= 0, not {limit!r}",
+                      node, "limit" if node is spec else "retry", step_id)
+        node = spec if "backoff" in spec and hasattr(spec, "lc") else item
         if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
-            self.fail(f"step {step_id!r}: retry backoff must be seconds >= 0", spec, "backoff", step_id)
+            self.fail(f"step {step_id!r}: retry backoff must be seconds >= 0, not {backoff!r}",
+                      node, "backoff" if node is spec else "retry", step_id)
         return RetryPolicy(limit=limit, backoff=float(backoff))
 
 
+def _scalar(value: Any) -> Any:
+    """ruamel's scalar subclasses (ScalarFloat, ScalarInt, ScalarBoolean, ...) as plain values."""
+    if isinstance(value, bool) or value is None:
+        return value
+    module = type(value).__module__
+    if not module.startswith("ruamel."):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if type(value).__name__ == "ScalarBoolean":
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
 def _plain(value: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists."""
+    """ruamel's commented containers and scalars as plain dicts, lists, sets and values."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {_scalar(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, Set) and type(value).__module__.startswith("ruamel."):
+        return {_plain(v) for v in value}
+    return _scalar(value)
+
+
+def _canonical(value: Any) -> Any:
+    """A JSON-able form of definition data in which equal content gives equal text."""
+    if isinstance(value, Mapping):
+        if all(isinstance(k, str) for k in value):
+            return {k: _canonical(v) for k, v in value.items()}
+        return {"mapping": {_text(k): _canonical(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (Set, frozenset)):
+        return {"set": sorted(_text(v) for v in value)}
+    if isinstance(value, range):
+        return {"range": [value.start, value.stop, value.step]}
     return value
+
+
+def _text(value: Any) -> str:
+    return json.dumps(_canonical(value), sort_keys=True, default=repr)
 
 
 def _load_yaml(name: str, text: str) -> Any:
@@ -292,19 +413,22 @@ def _load_yaml(name: str, text: str) -> Any:
         return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        problem = " ".join((exc.problem or exc.context or "invalid YAML").split())
         raise DefinitionError(
             f"invalid YAML: {problem}", workflow=name,
             line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None,
         ) from None
     except YAMLError as exc:
-        raise DefinitionError(f"invalid YAML: {str(exc).splitlines()[0]}", workflow=name) from None
+        lines = str(exc).strip().splitlines() or ["invalid YAML"]
+        raise DefinitionError(f"invalid YAML: {lines[0]}", workflow=name) from None
 
 
 def parse_definition(name: str, source: str | Mapping[str, Any]) -> WorkflowDefinition:
     """Parse and validate a definition from YAML text or a dict."""
     if not isinstance(name, str) or not NAME.match(name):
-        raise DefinitionError(f"workflow name {name!r} must start with a letter and hold only letters, digits, _ and -")
+        raise DefinitionError(
+            f"workflow name {name!r} must start with a letter or _ and hold only letters, digits, _ and -"
+        )
     if isinstance(source, str):
         if not source.strip():
             raise DefinitionError("the workflow definition is empty; give at least a 'steps' list", workflow=name)
@@ -312,10 +436,11 @@ def parse_definition(name: str, source: str | Mapping[str, Any]) -> WorkflowDefi
     elif isinstance(source, Mapping):
         data = source
     else:
-        raise DefinitionError(f"a definition is YAML text or a dict, not {type(source).__name__}", workflow=name)
-    definition = _Parser(name).workflow_body(data)
-    _check_references(definition)
-    canonical = json.dumps(_plain(data), sort_keys=True, default=str)
+        raise DefinitionError(f"a definition is YAML text or a dict, not {_kind_of(source)}", workflow=name)
+    parser = _Parser(name)
+    definition = parser.workflow_body(data)
+    _check_references(definition, parser.positions)
+    canonical = _text(_plain(data))
     text = source if isinstance(source, str) else canonical
     return _with(definition, source=text, digest=hashlib.sha256(canonical.encode()).hexdigest()[:16])
 
@@ -333,9 +458,9 @@ def _expressions(step: StepDefinition) -> list[tuple[str, Expression]]:
         if isinstance(value, Expression):
             found.append((where, value))
         elif isinstance(value, Mapping):
-            for k, v in value.items():
+            for v in value.values():
                 walk(where, v)
-        elif isinstance(value, list):
+        elif isinstance(value, (list, tuple)):
             for v in value:
                 walk(where, v)
 
@@ -350,29 +475,46 @@ def _expressions(step: StepDefinition) -> list[tuple[str, Expression]]:
     return found
 
 
-def _check_references(definition: WorkflowDefinition) -> None:
-    """Every name an expression reads is a workflow param, an upstream step or a loop param."""
+def _check_references(definition: WorkflowDefinition, positions: Mapping[int, Position]) -> None:
+    """Every name an expression reads is a workflow param, an upstream step or a loop param.
+
+    Loop params of a foreach whose items come from an expression are known only when it
+    runs, so inside one an unknown name is allowed (a step id still has to be upstream).
+    """
     for step_id in definition.step_ids:
         step = definition.step(step_id)
         visible = set(definition.params)
-        upstream = set()
+        upstream: set[str] = set()
+        dynamic = False
         chain = definition.enclosing(step_id) + (step_id,)
         for level, sid in enumerate(chain):
             parent = chain[level - 1] if level else None
             upstream |= nx.ancestors(definition.graph(parent), sid)
             if sid != step_id:
-                visible |= set(definition.step(sid).foreach.names)
+                loop = definition.step(sid).foreach
+                visible |= set(loop.names)
+                dynamic = dynamic or isinstance(loop.items, Expression)
         visible |= upstream
         own_loops = set(step.foreach.names) if step.foreach else set()
+        own_dynamic = step.foreach is not None and isinstance(step.foreach.items, Expression)
+        siblings = {s.id for s in definition.siblings(definition.parent(step_id))}
         for where, expr in _expressions(step):
-            sees = visible | (own_loops if where in ("if",) or where.startswith("param") else set())
+            per_iteration = where == "if" or where.startswith("param")
+            sees = visible | (own_loops if per_iteration else set())
+            open_names = dynamic or (own_dynamic and per_iteration)
             for name in sorted(expr.names - sees):
                 if name in definition.step_ids:
-                    problem = f"step {name!r} is not upstream of {step_id!r}; add it to 'after'"
+                    if name in siblings and name != step_id:
+                        problem = f"step {name!r} is not upstream of {step_id!r}; add it to 'after'"
+                    else:
+                        problem = f"step {name!r} is not upstream of {step_id!r}, so its output is not visible here"
+                elif open_names:
+                    continue
                 else:
                     hint = nearest(name, sees)
                     problem = f"unknown name {name!r}" + (f"; did you mean {hint!r}?" if hint else "")
+                line, column = positions.get(id(expr), (step.line, None))
                 raise ExpressionError(
-                    f"step {step_id!r}, {where}: ${{{expr.source}}}: {problem}",
-                    workflow=definition.name, step=step_id, line=step.line,
+                    f"step {step_id!r}, {where}: {expr!r}: {problem}",
+                    workflow=definition.name, step=step_id, line=line, column=column,
                 )

@@ -12,6 +12,10 @@ __all__ = ["StepStatus", "InstanceStatus", "check_transition", "ALLOWED_TRANSITI
 class StepStatus(str, Enum):
     """Status of one step attempt; names follow Netflix Maestro's StepInstance.Status."""
 
+    terminal: bool
+    complete: bool
+    retryable: bool
+
     def __new__(cls, value: str, terminal: bool = False, complete: bool = False, retryable: bool = False):
         member = str.__new__(cls, value)
         member._value_ = value
@@ -41,6 +45,7 @@ class StepStatus(str, Enum):
 
     @property
     def failed(self) -> bool:
+        """The attempt ended without success and without being stopped, skipped or ignored."""
         return self in (StepStatus.USER_FAILED, StepStatus.FATALLY_FAILED, StepStatus.INTERRUPTED)
 
     def __str__(self) -> str:
@@ -53,9 +58,11 @@ _ENDINGS = frozenset({S.SUCCEEDED, S.USER_FAILED, S.FATALLY_FAILED, S.COMPLETED_
 # The only transitions an attempt may make. PAUSED is entered at the `before` pause point
 # (from EVALUATING_PARAMS) or the `after` one (from RUNNING, output not yet committed).
 ALLOWED_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
-    S.CREATED: frozenset({S.INITIALIZED, S.SKIPPED, S.UNSATISFIED, S.STOPPED}),
-    S.INITIALIZED: frozenset({S.EVALUATING_PARAMS, S.SKIPPED, S.STOPPED}),
-    S.EVALUATING_PARAMS: frozenset({S.RUNNING, S.PAUSED, S.SKIPPED, S.FATALLY_FAILED, S.STOPPED}),
+    S.CREATED: frozenset({S.INITIALIZED, S.SKIPPED, S.UNSATISFIED, S.STOPPED, S.INTERRUPTED}),
+    S.INITIALIZED: frozenset({S.EVALUATING_PARAMS, S.SKIPPED, S.STOPPED, S.INTERRUPTED}),
+    S.EVALUATING_PARAMS: frozenset(
+        {S.RUNNING, S.PAUSED, S.SKIPPED, S.FATALLY_FAILED, S.STOPPED, S.INTERRUPTED}
+    ),
     S.PAUSED: frozenset({S.RUNNING, S.SUCCEEDED, S.SKIPPED, S.STOPPED, S.USER_FAILED}),
     S.RUNNING: _ENDINGS | {S.PAUSED, S.INTERRUPTED},
     S.SUCCEEDED: frozenset(),
@@ -71,6 +78,10 @@ ALLOWED_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
 
 def check_transition(current: StepStatus, new: StepStatus, what: str = "attempt") -> None:
     """Raise StateError unless `current -> new` is in the transition table."""
+    try:
+        current, new = StepStatus(current), StepStatus(new)
+    except ValueError as exc:
+        raise StateError(f"{what}: {exc}") from None
     if new not in ALLOWED_TRANSITIONS[current]:
         raise StateError(f"{what} cannot go from {current.value} to {new.value}")
 
@@ -86,6 +97,7 @@ class InstanceStatus(str, Enum):
 
     @property
     def terminal(self) -> bool:
+        """The instance has finished; a restart makes a new run."""
         return self in (InstanceStatus.SUCCEEDED, InstanceStatus.FAILED, InstanceStatus.STOPPED)
 
     def __str__(self) -> str:

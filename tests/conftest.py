@@ -1,0 +1,28 @@
+"""Shared fixtures: a fresh engine on a real DuckDB file, with its own namespace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from maestro_nb.engine.engine import Engine
+
+
+@pytest.fixture
+def namespace() -> dict[str, Any]:
+    """The dict `run:` callables are looked up in (a notebook's user namespace)."""
+    return {}
+
+
+@pytest.fixture
+def db_path(tmp_path) -> str:
+    return str(tmp_path / "state.duckdb")
+
+
+@pytest.fixture
+def engine(db_path, namespace):
+    """A fresh engine on a file in tmp_path; closed after the test."""
+    eng = Engine(db_path, namespace)
+    yield eng
+    eng.close()
