@@ -93,7 +93,8 @@ class Foreach:
             for position, item in enumerate(items):
                 if not isinstance(item, Mapping):
                     raise ExpressionError(
-                        f"foreach {source!r}: item #{position + 1} is a {type(item).__name__}, not a dict of loop params"
+                        f"foreach {source!r}: item #{position + 1} is a {type(item).__name__}, "
+                        "not a dict of loop params"
                     )
         return IterationSpace((), tuple(dict(item) for item in items))
 

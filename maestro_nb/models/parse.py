@@ -222,7 +222,8 @@ class _Parser:
         if kind == "noop":
             target = None
         if kind == "steps" and "foreach" not in item:
-            self.fail(f"step {step_id!r}: a list of 'steps' is the body of a foreach; add 'foreach'", item, kind, step_id)
+            self.fail(f"step {step_id!r}: a list of 'steps' is the body of a foreach; add 'foreach'",
+                      item, kind, step_id)
 
         after = item.get("after", [])
         if isinstance(after, str):
@@ -276,13 +277,16 @@ class _Parser:
     def foreach(self, item: Mapping, step_id: str) -> Foreach:
         spec = item["foreach"]
         concurrency = _scalar(item.get("concurrency"))
-        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1):
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
             self.fail(f"step {step_id!r}: concurrency must be a whole number >= 1, not {concurrency!r}",
                       item, "concurrency", step_id)
         if isinstance(spec, str):
             items = self.expression(spec, item, "foreach", step_id, "foreach")
             if not isinstance(items, Expression):
-                self.fail(f"step {step_id!r}: foreach takes a mapping of loop params, a list of dicts, or an expression",
+                self.fail(f"step {step_id!r}: foreach takes a mapping of loop params, a list of dicts, "
+                          "or an expression",
                           item, "foreach", step_id)
             return Foreach(items=items, concurrency=concurrency)
         if _is_list(spec):
@@ -499,7 +503,8 @@ def _check_references(definition: WorkflowDefinition, positions: Mapping[int, Po
         own_dynamic = step.foreach is not None and isinstance(step.foreach.items, Expression)
         siblings = {s.id for s in definition.siblings(definition.parent(step_id))}
         for where, expr in _expressions(step):
-            per_iteration = where == "if" or where.startswith("param")
+            # A step's `if:` is decided once for the whole step, before any iteration exists.
+            per_iteration = where.startswith("param")
             sees = visible | (own_loops if per_iteration else set())
             open_names = dynamic or (own_dynamic and per_iteration)
             for name in sorted(expr.names - sees):
