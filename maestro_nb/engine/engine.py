@@ -71,6 +71,7 @@ class Engine:
                                    self.breakpoint_index)
         self.scheduler.create_child = self._create_child
         self.recovery_report: list[str] = []
+        self._recovering: list[Instance] = []
         self._load()
 
     @property
@@ -386,7 +387,8 @@ class Engine:
             return
         self._interrupt_in_flight()
         for workflow, instance_id, parent in unfinished:
-            self._load_instance(workflow, instance_id, recovering=True, orphan=parent is not None)
+            instance = self._load_instance(workflow, instance_id, recovering=True, orphan=parent is not None)
+            self._recovering.append(instance)
         self.scheduler.flush()
 
     def _interrupt_in_flight(self) -> None:
@@ -445,9 +447,9 @@ class Engine:
         return instance
 
     def recover(self) -> list[Instance]:
-        """Run every unfinished instance on until quiescent; returns them."""
+        """Run the instances found unfinished when the file was opened until quiescent."""
         self._act(lambda: None)
-        return [i for i in self.scheduler.instances.values() if not i.status.terminal or i.run_id]
+        return list(self._recovering)
 
     # --- breakpoints --------------------------------------------------------------------
     def _split_target(self, target: str) -> tuple[str, str]:
@@ -702,7 +704,7 @@ class Engine:
 
     def _status_word(self, instance: Instance) -> str:
         if instance.status is InstanceStatus.IN_PROGRESS and any(
-                a.instance is instance for a in list(self.scheduler.paused)):
+                _root(a.instance) is instance for a in list(self.scheduler.paused)):
             return "paused"
         return instance.status.value
 
@@ -724,6 +726,13 @@ class Engine:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _root(instance: Instance) -> Instance:
+    """The top-level instance a sub-workflow instance runs for."""
+    while instance.parent is not None:
+        instance = instance.parent.instance
+    return instance
 
 
 def _iteration_key(text: str) -> tuple[int, ...]:

@@ -213,6 +213,8 @@ class Scheduler:
         a.error = error
         a.transition(status)
         node.outputs = [None]
+        if status is S.FATALLY_FAILED and node.step.failure_mode is FailureMode.FAIL_IMMEDIATELY:
+            self._fail_fast(node.frame.instance)
         self._finish_node(node, status)
 
     def _window(self, node: Node) -> int:
@@ -339,7 +341,8 @@ class Scheduler:
             else:
                 self._on_done(a, True, value)
         elif kind == "workflow":
-            self.inflight += 1
+            # The child is driven by this same loop, so it is not "in flight": a paused child
+            # leaves the whole tree quiescent.
             self._start_child(a)
         else:
             if kind == "sleep":
@@ -359,7 +362,6 @@ class Scheduler:
         try:
             child = self.create_child(a)
         except MaestroError as exc:
-            self.inflight -= 1
             self._on_done(a, False, exc)
             return
         a.child = child
@@ -541,7 +543,6 @@ class Scheduler:
 
     def _child_done(self, child: Instance) -> None:
         a = child.parent
-        self.inflight -= 1
         if child.status is InstanceStatus.SUCCEEDED:
             sinks = child.root.sinks()
             self._on_done(a, True, {n.step.id: n.output() for n in sinks})
@@ -562,24 +563,40 @@ class Scheduler:
                 traceback.print_exc()
 
     # --- the loop -----------------------------------------------------------------------
-    def drive(self, stop_when: Callable[[], bool] = lambda: False) -> None:
-        """Run until quiescent: nothing ready, nothing in flight."""
+    def drive(self) -> None:
+        """Run until quiescent: nothing ready, nothing in flight, nothing in the inbox.
+
+        Changes are flushed when a pause is pending and the ready queue has drained, every
+        FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time.
+        """
         ready = self.ready
         while True:
             while ready:
                 self._start_attempt(ready.popleft())
-                if self._dirty and (self._pause_pending or len(self._dirty) >= FLUSH_ROWS):
-                    if not ready or len(self._dirty) >= FLUSH_ROWS or \
-                            time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
-                        self.flush()
-                elif len(self._dirty) > 1000 and time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
+                if self._dirty and (
+                    (self._pause_pending and not ready)
+                    or len(self._dirty) >= FLUSH_ROWS
+                    or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
+                ):
                     self.flush()
             self.settle()
+            if ready:  # settling (a sub-workflow ending) can make its parent's successors ready
+                continue
             if self.inflight == 0 and self.inbox.empty():
                 break
-            if self._dirty or self._events or self._dirty_instances:
+            if self._pause_pending:
                 self.flush()
-            self.handle(self.inbox.get())
+            pending = self._dirty or self._events or self._dirty_instances
+            try:
+                if pending:
+                    wait = FLUSH_INTERVAL - (time.monotonic() - self._last_flush)
+                    item = self.inbox.get(timeout=max(wait, 0.001))
+                else:
+                    item = self.inbox.get()
+            except queue.Empty:
+                self.flush()
+                continue
+            self.handle(item)
         self.settle()
         self.flush()
 
@@ -744,6 +761,7 @@ class Scheduler:
         released = []
         for a in sorted(bp.paused, key=_order):
             a.paused_by.discard(bp.id)
+            self.journal(a)  # the stored paused_by must not name a deleted breakpoint
             if a.paused_by:
                 continue
             if keep_paused:
