@@ -28,6 +28,13 @@ def load_ipython_extension(ipython: Any) -> None:
     load(ipython)
 
 
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext maestro_nb`: close the kernel engine and remove its variables."""
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def sql(query: str) -> Any:
     """Run SQL over the kernel engine's state and return a pandas DataFrame."""
     from .magics.kernel import current_engine

@@ -57,6 +57,7 @@ class Engine:
     def __init__(self, db: str | os.PathLike[str] | None = None, namespace: dict[str, Any] | None = None,
                  *, executor: str | Executor | None = None, read_only: bool = False,
                  pickle_values: bool = False):
+        executor = make_executor(executor)  # a bad name fails before the state file is touched
         self.store = Store(db if db is not None else default_db_path(), read_only=read_only)
         self.namespace = namespace if namespace is not None else {}
         self.codec = ValueCodec(self.store, pickle_values=pickle_values)
@@ -67,7 +68,7 @@ class Engine:
         self._lock = threading.RLock()
         self._driver: threading.Thread | None = None
         self.breakpoint_index = BreakpointIndex()
-        self.scheduler = Scheduler(self.store, self.codec, make_executor(executor), self.namespace,
+        self.scheduler = Scheduler(self.store, self.codec, executor, self.namespace,
                                    self.breakpoint_index)
         self.scheduler.create_child = self._create_child
         self.recovery_report: list[str] = []
@@ -99,7 +100,8 @@ class Engine:
         try:
             result = fn()
         except BaseException:
-            self._release_driver(flush=True)
+            # Other threads may have queued actions for us meanwhile: serve them before leaving.
+            self._drive_until_quiet(False)
             raise
         if background and drive:
             thread = threading.Thread(target=self._drive_in_background, name="maestro-driver", daemon=True)
@@ -111,6 +113,8 @@ class Engine:
         return result
 
     def _drive_until_quiet(self, drive: bool) -> None:
+        """Drive (or just flush) until quiescent, then give up the driver role, never leaving
+        an action queued behind."""
         try:
             while True:
                 if drive:
@@ -122,15 +126,16 @@ class Engine:
                         self._driver = None
                         return
                 drive = True
-        except BaseException:
-            self._release_driver(flush=False)
+        except BaseException as exc:
+            with self._lock:
+                self._driver = None
+                stranded = []
+                while not self.scheduler.inbox.empty():
+                    stranded.append(self.scheduler.inbox.get())
+            for item in stranded:
+                if item[0] == "call":
+                    item[2].set_exception(exc)
             raise
-
-    def _release_driver(self, flush: bool) -> None:
-        with self._lock:
-            self._driver = None
-        if flush:
-            self.scheduler.flush()
 
     def _drive_in_background(self) -> None:
         self._drive_until_quiet(True)
@@ -202,6 +207,9 @@ class Engine:
     # --- instances ----------------------------------------------------------------------
     def _check_params(self, definition: WorkflowDefinition, params: Mapping[str, Any] | None) -> dict[str, Any]:
         values = dict(definition.params)
+        if params is not None and not isinstance(params, Mapping):
+            raise ParamError(f"params of workflow {definition.name!r} must be a mapping of name: value, "
+                             f"not {type(params).__name__}", workflow=definition.name)
         for name, value in (params or {}).items():
             if name not in definition.params:
                 hint = nearest(name, definition.params)
@@ -250,9 +258,11 @@ class Engine:
             raise UnknownNameError("workflow", workflow, self._known_workflows())
         ids = sorted(i for (w, i) in self.scheduler.instances if w == workflow)
         if instance_id is None:
-            if not ids:
+            # Instances finished in an earlier session are in the file, not yet in memory.
+            stored = self._next_instance.get(workflow, 1) - 1
+            if not ids and stored < 1:
                 raise StateError(f"workflow {workflow!r} has no instance yet; run it first", workflow=workflow)
-            instance_id = ids[-1]
+            instance_id = max(ids[-1] if ids else 0, stored)
         found = self.scheduler.instances.get((workflow, instance_id))
         if found is None:
             found = self._load_instance(workflow, instance_id)
@@ -304,7 +314,8 @@ class Engine:
                 for key in list(seeds):
                     sid, it = key
                     if sid in dropped:
-                        del seeds[key]
+                        if target is None or _same_outer_iteration(definition, sid, it, from_step, target):
+                            del seeds[key]
                     elif target is not None and (sid == from_step or from_step in definition.enclosing(sid)) and (
                             it == target or it.startswith(target + "/")):
                         del seeds[key]
@@ -712,6 +723,16 @@ class Engine:
         """The instance status as users see it: 'paused' for an IN_PROGRESS instance with pauses."""
         return self._status_word(instance)
 
+    def progress(self, instance: Instance) -> list[tuple[str, str, int, str | None]]:
+        """(step, status, iterations, first error line) for every step of `instance` that has begun."""
+        if not self.busy:
+            self.flush()
+        return self.store.rows(
+            "SELECT step_id, status, count(*), min(split_part(error, chr(10), 1)) FROM iterations"
+            " WHERE workflow = ? AND instance_id = ? GROUP BY step_id, status ORDER BY step_id, status",
+            [instance.workflow, instance.instance_id],
+        )
+
     def close(self) -> None:
         """Flush and close the state file."""
         if self._driver is not None:
@@ -737,6 +758,19 @@ def _root(instance: Instance) -> Instance:
 
 def _iteration_key(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split("/") if p)
+
+
+def _same_outer_iteration(definition: WorkflowDefinition, step_id: str, iteration: str, from_step: str,
+                          target: str) -> bool:
+    """Whether `iteration` of `step_id` is downstream of iteration `target` of `from_step`: within the
+    foreach iterations both steps share, only the one `target` lies in is."""
+    depth = 0
+    for mine, theirs in zip(definition.enclosing(step_id), definition.enclosing(from_step)):
+        if mine != theirs:
+            break
+        depth += 1
+    prefix = "/".join(target.split("/")[:depth])
+    return not prefix or iteration == prefix or iteration.startswith(prefix + "/")
 
 
 def _memory_outputs(instance: Instance) -> dict[tuple[str, str], Any]:

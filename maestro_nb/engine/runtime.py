@@ -16,7 +16,7 @@ from ..models.status import ALLOWED_TRANSITIONS, InstanceStatus, StepStatus, che
 if TYPE_CHECKING:
     from .breakpoints import Breakpoint
 
-__all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP"]
+__all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP", "NO_HOLDS"]
 
 S = StepStatus
 HOLD_KEPT = 0  # paused by a breakpoint deleted with --keep-paused: released only by hand
@@ -27,13 +27,20 @@ PENDING, DONE, SKIPPED_CODE, FAILED_CODE, STOPPED_CODE = 0, 1, 2, 3, 4
 _CODES = {S.SUCCEEDED: DONE, S.COMPLETED_WITH_ERROR: DONE, S.SKIPPED: SKIPPED_CODE,
           S.STOPPED: STOPPED_CODE}
 
+# An attempt's history is kept as status numbers in a bytearray plus a list of times: two
+# objects, where a list of (status, time) tuples is six that the garbage collector must scan.
+_STATUSES = tuple(S)
+_STATUS_NUMBER = {status: number for number, status in enumerate(_STATUSES)}
+_NAMES: dict[bytes, tuple[str, ...]] = {}  # status-number sequence -> its names, shared by rows
+NO_HOLDS: frozenset[int] = frozenset()  # `paused_by` of an attempt no breakpoint holds
+
 
 class Attempt:
     """One try of one step in one iteration of one run."""
 
     __slots__ = (
-        "instance", "node", "index", "iteration", "loop_params", "number", "status", "history",
-        "params", "output", "output_given", "error", "pause_point", "paused_by", "queued",
+        "instance", "node", "index", "iteration", "loop_params", "number", "status", "_statuses",
+        "times", "params", "output", "output_given", "error", "pause_point", "paused_by", "queued",
         "scope", "child", "_token",
     )
 
@@ -46,13 +53,14 @@ class Attempt:
         self.loop_params = loop_params
         self.number = number
         self.status = S.CREATED
-        self.history: list[tuple[StepStatus, float]] = [(S.CREATED, time.time())]
+        self._statuses = bytearray(b"\0")  # _STATUSES[0] is CREATED
+        self.times: list[float] = [time.time()]  # when each status in the history began
         self.params: dict[str, Any] = {}
         self.output: Any = None
         self.output_given = False
         self.error: str | None = None
         self.pause_point: str | None = None
-        self.paused_by: set[int] = set()
+        self.paused_by: set[int] | frozenset[int] = NO_HOLDS
         self.queued = False
         self.scope = scope
         self.child: Instance | None = None
@@ -81,8 +89,29 @@ class Attempt:
         if new not in ALLOWED_TRANSITIONS[self.status]:
             check_transition(self.status, new, f"attempt {self.label}")
         self.status = new
-        self.history.append((new, time.time()))
+        self._statuses.append(_STATUS_NUMBER[new])
+        self.times.append(time.time())
         self.instance.journal(self)
+
+    @property
+    def history(self) -> list[tuple[StepStatus, float]]:
+        """Every status the attempt has had, with when it began, oldest first."""
+        return [(_STATUSES[n], t) for n, t in zip(self._statuses, self.times)]
+
+    @history.setter
+    def history(self, entries: list[tuple[StepStatus, float]]) -> None:
+        self._statuses = bytearray(_STATUS_NUMBER[StepStatus(status)] for status, _ in entries)
+        self.times = [at for _, at in entries]
+
+    def transition_names(self) -> tuple[str, ...]:
+        """The status names of `history`, oldest first (a tuple shared between attempts)."""
+        key = bytes(self._statuses)
+        names = _NAMES.get(key)
+        if names is None:
+            names = tuple(_STATUSES[n].value for n in key)
+            if len(_NAMES) < 4096:
+                _NAMES[key] = names
+        return names
 
     @property
     def label(self) -> str:

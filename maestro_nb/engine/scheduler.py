@@ -27,7 +27,7 @@ from .binding import Binder
 from .breakpoints import Breakpoint, BreakpointIndex
 from .executors import Executor
 from .runtime import (
-    DONE, FAILED_CODE, HOLD_KEPT, HOLD_STEP, PENDING, SKIPPED_CODE, STOPPED_CODE,
+    DONE, FAILED_CODE, HOLD_KEPT, HOLD_STEP, NO_HOLDS, PENDING, SKIPPED_CODE, STOPPED_CODE,
     Attempt, Frame, Instance, Node, outcome_code,
 )
 
@@ -113,13 +113,16 @@ class Scheduler:
             for offset, a in enumerate(dirty):
                 a.queued = False
                 inst = a.instance
-                history = a.history
+                loop_params, params = a.loop_params, a.params
+                loop_text = json.dumps(loop_params) if loop_params else "{}"
+                # A step bound to its loop params alone: the same JSON text, encoded once.
+                same = params == loop_params and (len(params) < 2 or list(params) == list(loop_params))
                 rows.append((
                     first + offset, inst.workflow, inst.instance_id, inst.run_id, a.node.step.id,
-                    a.iteration, json.dumps(a.loop_params) if a.loop_params else "{}", a.number,
+                    a.iteration, loop_text, a.number,
                     a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
-                    encode_params(a.params), encode(a.output), a.error,
-                    [h[0].value for h in history], [h[1] for h in history],
+                    loop_text if same else encode_params(params), encode(a.output), a.error,
+                    a.transition_names(), a.times,
                 ))
         instances = list(self._dirty_instances)
         self._dirty_instances.clear()
@@ -399,7 +402,9 @@ class Scheduler:
 
     def _check(self, a: Attempt, point: str) -> bool:
         """The breakpoint check: pause `a` if any breakpoint (or a step trap) matches."""
-        matched = self.breakpoints.matching(a, point) if len(self.breakpoints) else ()
+        matched = self.breakpoints.matching(a, point) if self.breakpoints.by_id else ()
+        if not matched and not (point == "before" and a.instance.step_traps):
+            return False  # the common case: one dict lookup, nothing built
         hold: set[int] = {bp.id for bp in matched}
         if point == "before" and a.instance.step_traps:
             hold |= self._take_trap(a)
@@ -419,13 +424,15 @@ class Scheduler:
         return True
 
     def _take_trap(self, a: Attempt) -> set[int]:
-        for trap in a.instance.step_traps:
-            frame, steps, index = trap
-            if a.node.frame is frame and a.node.step.id in steps and (index is None or a.index in (None, index)):
-                if not a.node.is_foreach or index is not None:
-                    a.instance.step_traps.remove(trap)
-                return {HOLD_STEP}
-        return set()
+        """A step hold: `a` is the first attempt of the step after one resumed with step=True
+        (every iteration of a foreach; the entry steps of a foreach body). A retry is not."""
+        if a.number != 1:
+            return set()
+        hit = [trap for trap in a.instance.step_traps if _trapped(a, *trap)]
+        for frame, _, index in hit:
+            if frame is a.node.frame and (not a.node.is_foreach or index is not None):
+                a.instance.step_traps.remove((frame, _, index))
+        return {HOLD_STEP} if hit else set()
 
     def _end_attempt(self, a: Attempt, status: StepStatus, output: Any = None) -> None:
         a.transition(status)
@@ -624,7 +631,7 @@ class Scheduler:
             bp = self.breakpoints.by_id.get(bp_id)
             if bp is not None:
                 bp.paused.discard(a)
-        a.paused_by = set()
+        a.paused_by = NO_HOLDS
         self.paused.pop(a, None)
 
     def resume(self, a: Attempt, step: bool = False) -> None:
@@ -796,6 +803,18 @@ class Scheduler:
 
 def _no_children(a: Attempt) -> Instance:
     raise MaestroError("sub-workflows need an Engine")
+
+
+def _trapped(a: Attempt, frame: Frame, steps: frozenset[str], index: int | None) -> bool:
+    """Whether a step trap set in `frame` on `steps` catches `a`."""
+    node = a.node
+    if node.frame is frame:
+        return node.step.id in steps and (index is None or a.index in (None, index))
+    while node.frame.parent is not None and not node.step.after:  # an entry step of a foreach body
+        node = node.frame.parent
+        if node.frame is frame:
+            return node.step.id in steps
+    return False
 
 
 def _order(a: Attempt) -> tuple:

@@ -105,16 +105,19 @@ class IterationSpace:
 
     axes: tuple[tuple[str, Any], ...]
     items: tuple[dict[str, Any], ...] | None
+    size: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = len(self.items) if self.items is not None else math.prod(len(values) for _, values in self.axes)
+        object.__setattr__(self, "size", size)  # computed once: loop_params checks it per iteration
 
     def __len__(self) -> int:
         """The number of iterations."""
-        if self.items is not None:
-            return len(self.items)
-        return math.prod(len(values) for _, values in self.axes)
+        return self.size
 
     def loop_params(self, index: int) -> dict[str, Any]:
         """The loop params of iteration `index` (0-based; the first loop is the outermost)."""
-        if not 0 <= index < len(self):
+        if not 0 <= index < self.size:
             raise IndexError(f"iteration index {index} is out of range for {len(self)} iterations")
         if self.items is not None:
             return dict(self.items[index])

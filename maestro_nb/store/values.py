@@ -70,6 +70,8 @@ class ValueCodec:
     def encode(self, value: Any, *, save_tables: bool = True) -> str:
         if value is None:
             return "null"
+        if isinstance(value, NotPersisted):  # still lost: keep naming what was lost
+            return json.dumps({MARK: "memory", "type": value.type_name})
         try:
             return json.dumps(value, allow_nan=True)
         except (TypeError, ValueError):

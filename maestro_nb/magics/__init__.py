@@ -1,0 +1,23 @@
+"""The notebook face: magics, kernel variables and displays over the kernel's engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .kernel import current_engine, session_for
+
+__all__ = ["load_ipython_extension", "unload_ipython_extension", "current_engine"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics and put the live `paused` collection in the user namespace."""
+    from .magic import MaestroMagics
+
+    magics = MaestroMagics(ipython)
+    ipython.register_magics(magics)
+    magics.session.push_paused()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Close the kernel engine and remove the variables the extension put in the namespace."""
+    session_for(ipython).unload()

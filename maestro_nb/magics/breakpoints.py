@@ -1,0 +1,71 @@
+"""`%breakpoint WF.STEP ...`, `%breakpoint list`, `%breakpoint delete`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .display import Table, Text, Views
+from .reports import after_action
+
+if TYPE_CHECKING:
+    from ..engine.breakpoints import Breakpoint
+    from .kernel import KernelSession
+
+__all__ = ["set_breakpoint", "list_breakpoints", "delete_breakpoint"]
+
+
+def _describe(bp: Breakpoint) -> str:
+    when = f" when {bp.condition.source}" if bp.condition is not None else ""
+    return f"breakpoint {bp.id} on {bp.target}: {bp.pause_point}{when}, {bp.scope_text}"
+
+
+def set_breakpoint(session: KernelSession, workflow: str, step: str, *, when: str | None = None,
+                   after: bool = False, version: int | None = None, instance: int | None = None,
+                   run: int | None = None, iteration: str | None = None, name: str | None = None) -> Text:
+    """Pause every attempt of WF.STEP that reaches the check from now on; bind its variable."""
+    engine = session.engine
+    engine.definition(workflow).step(step)  # unknown names fail here, with a hint
+    variable = session.variable_name(workflow, step, name)
+    bp = engine.set_breakpoint(f"{workflow}.{step}", when=when, pause="after" if after else "before",
+                               version=version, instance=instance, run=run, iteration=iteration, name=variable)
+    bound = session.push_breakpoint(bp)
+    where = f"paused attempts go in `{bound}`" if bound else f"`{variable}` is your own variable; use paused.where(step={step!r})"
+    return Text([f"{_describe(bp)}; {where}"])
+
+
+def list_breakpoints(session: KernelSession) -> Table:
+    """Every active breakpoint, with its variable and how many attempts it holds."""
+    rows = []
+    for bp in session.engine.breakpoints():
+        rows.append((bp.id, bp.name or "", bp.target, bp.pause_point,
+                     bp.condition.source if bp.condition is not None else "", bp.scope_text, len(bp.paused)))
+    return Table("breakpoints", ("id", "variable", "step", "pause", "when", "scope", "paused"), rows,
+                 empty="none (set one with %breakpoint WF.STEP)")
+
+
+def delete_breakpoint(session: KernelSession, selector: str, *, keep_paused: bool = False) -> Any:
+    """Delete breakpoints by WF.STEP, id or name; what they alone held resumes unless `keep_paused`."""
+    engine = session.engine
+    found = engine.find_breakpoints(selector)
+    held = {a for bp in found for a in bp.paused}
+    released = engine.delete_breakpoint(selector, keep_paused=keep_paused)
+    for bp in found:
+        session.drop_breakpoint(bp)
+    names = ", ".join(f"{bp.id}" + (f" ({bp.name})" if bp.name else "") for bp in found)
+    what = f"deleted breakpoint{'s' if len(found) != 1 else ''} {names}"
+    if keep_paused:
+        what += f"; {len(held)} attempt{'s' if len(held) != 1 else ''} stay paused"
+    else:
+        what += f"; resumed {len(released)} attempt{'s' if len(released) != 1 else ''}"
+        still = len(held) - len(released)
+        if still:
+            what += f", {still} still held by other breakpoints"
+    if not held:
+        return Text([what])
+    return Views([Text([what]), after_action(session, sorted(held, key=_order))])
+
+
+def _order(a: Any) -> tuple:
+    from .variables import attempt_order
+
+    return attempt_order(a)

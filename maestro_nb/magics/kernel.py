@@ -1,0 +1,202 @@
+"""The kernel's engine: one session per IPython shell, holding the engine and the kernel variables.
+
+The session lives on the shell object (`shell.maestro_nb_session`), so a fresh shell gets a
+fresh engine and nothing module-level needs resetting. The engine opens lazily, on first use,
+so `%load_ext` followed by `%workflow db PATH` never creates the default state file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MaestroError
+
+if TYPE_CHECKING:
+    from ..engine.breakpoints import Breakpoint
+    from ..engine.engine import Engine
+    from .variables import PausedAttempts
+
+__all__ = ["KernelSession", "session_for", "current_engine", "PAUSED_NAME", "PAUSED_FALLBACK"]
+
+PAUSED_NAME = "paused"
+PAUSED_FALLBACK = "maestro_paused"
+_ATTRIBUTE = "maestro_nb_session"
+
+
+class KernelSession:
+    """One shell's engine, state file and kernel variables (`paused`, one per breakpoint)."""
+
+    def __init__(self, shell: Any, executor: str = "inline"):
+        self.shell = shell
+        self.executor = executor
+        self.db_path: str | None = None  # None: MAESTRO_NB_DB, else maestro_nb.duckdb
+        self._engine: Engine | None = None
+        self._ours: dict[str, Any] = {}  # variables we pushed: name -> object
+        self._warned = False
+        self.paused_name: str | None = None
+
+    # --- the engine ---------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The engine, opened on first use on the session's state file."""
+        if self._engine is None:
+            self._open(self.db_path)
+        assert self._engine is not None
+        return self._engine
+
+    @property
+    def is_open(self) -> bool:
+        return self._engine is not None
+
+    def _open(self, path: str | None) -> Engine:
+        from ..engine.engine import Engine, default_db_path
+
+        target = path if path is not None else default_db_path()
+        engine = Engine(target, self.shell.user_ns, executor=self.executor)
+        self._engine = engine
+        self.db_path = target
+        self._push_breakpoint_variables()
+        return engine
+
+    def open(self, path: str | None, *, fresh: bool = False) -> Engine:
+        """Switch to another state file (`:memory:` allowed); `fresh` deletes the file first."""
+        from ..engine.engine import default_db_path
+
+        target = path if path is not None else (self.db_path or default_db_path())
+        self.close()
+        if fresh and target != ":memory:":
+            from ..engine.engine import Engine
+
+            if os.path.exists(target):
+                Engine(target, {}).close()  # fails clearly, before deleting, if another process holds it
+            for name in (target, target + ".wal"):
+                if os.path.exists(name):
+                    os.remove(name)
+        return self._open(target)
+
+    def close(self) -> None:
+        """Close the engine (waiting for a background run) and drop its breakpoint variables."""
+        if self._engine is None:
+            return
+        engine, self._engine = self._engine, None
+        try:
+            engine.close()
+        finally:
+            for name in [n for n in self._ours if n != self.paused_name]:
+                self._drop(name)
+
+    # --- kernel variables ---------------------------------------------------------------
+    def _is_ours(self, name: str) -> bool:
+        return name in self._ours and self.shell.user_ns.get(name) is self._ours[name]
+
+    def name_free(self, name: str) -> bool:
+        """True when `name` is unset in the user namespace, or holds one of our objects."""
+        return name not in self.shell.user_ns or self._is_ours(name)
+
+    def _push(self, name: str, value: Any) -> None:
+        self.shell.user_ns[name] = value
+        self._ours[name] = value
+
+    def _drop(self, name: str) -> None:
+        if self._is_ours(name):
+            del self.shell.user_ns[name]
+        self._ours.pop(name, None)
+
+    def push_paused(self) -> None:
+        """Put the live `paused` collection in the namespace, without overwriting a user's variable."""
+        from .variables import PausedAttempts
+
+        collection = PausedAttempts(self, title="paused")
+        for name in (PAUSED_NAME, PAUSED_FALLBACK):
+            if self.name_free(name):
+                self._push(name, collection)
+                self.paused_name = name
+                if name != PAUSED_NAME:
+                    self._warn(f"maestro_nb: `{PAUSED_NAME}` is your own variable, so paused attempts "
+                               f"are in `{name}`")
+                return
+        self.paused_name = None
+        self._warn(f"maestro_nb: `{PAUSED_NAME}` and `{PAUSED_FALLBACK}` are your own variables; "
+                   "paused attempts are in maestro_nb.magics.current_engine().paused()")
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            print(message, file=sys.stderr)
+
+    @property
+    def paused(self) -> PausedAttempts:
+        """Every paused attempt, as the live collection also found in the namespace."""
+        from .variables import PausedAttempts
+
+        return PausedAttempts(self, title="paused")
+
+    def variable_name(self, workflow: str, step: str, requested: str | None) -> str:
+        """The variable a new breakpoint's paused attempts go in: `--as NAME`, else `bp_<step>`."""
+        taken = {bp.name for bp in self.engine.breakpoints() if bp.name}
+        if requested is not None:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", requested):
+                raise MaestroError(f"--as {requested!r}: a variable name is an identifier")
+            if requested in taken:
+                raise MaestroError(f"--as {requested!r}: a breakpoint with that name exists already")
+            if not self.name_free(requested):
+                raise MaestroError(f"--as {requested!r}: that is one of your variables; choose another name")
+            return requested
+        base = _identifier(f"bp_{step}")
+        candidates = [base, _identifier(f"bp_{workflow}_{step}")]
+        candidates += [f"{candidates[1]}_{n}" for n in range(2, 1000)]
+        for name in candidates:
+            if name not in taken and self.name_free(name):
+                return name
+        raise MaestroError(f"no free variable name for a breakpoint on {workflow}.{step}; use --as NAME")
+
+    def push_breakpoint(self, bp: Breakpoint) -> str | None:
+        """Bind the breakpoint's variable (its name); None when a user variable holds that name."""
+        from .variables import PausedAttempts
+
+        if not bp.name or not self.name_free(bp.name):
+            return None
+        self._push(bp.name, PausedAttempts(self, title=f"breakpoint {bp.id} on {bp.target}", breakpoint=bp.id))
+        return bp.name
+
+    def drop_breakpoint(self, bp: Breakpoint) -> None:
+        if bp.name:
+            self._drop(bp.name)
+
+    def _push_breakpoint_variables(self) -> None:
+        assert self._engine is not None
+        for bp in self._engine.breakpoints():
+            self.push_breakpoint(bp)
+
+    def unload(self) -> None:
+        """Close the engine and remove every variable we put in the namespace."""
+        self.close()
+        for name in list(self._ours):
+            self._drop(name)
+        self.paused_name = None
+
+
+def _identifier(text: str) -> str:
+    return re.sub(r"\W", "_", text)
+
+
+def session_for(shell: Any, executor: str | None = None) -> KernelSession:
+    """The shell's session, created on first use."""
+    session = getattr(shell, _ATTRIBUTE, None)
+    if session is None:
+        session = KernelSession(shell, executor or "inline")
+        setattr(shell, _ATTRIBUTE, session)
+    return session
+
+
+def current_engine() -> Engine:
+    """The engine of the running IPython kernel (opened on first use)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise MaestroError("no IPython kernel is running; use maestro_nb.Engine(db=...) in plain Python")
+    return session_for(shell).engine

@@ -1,0 +1,67 @@
+"""`%%workflow NAME` and `%workflow show|run|restart|stop`: definitions and instances."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .display import DagView
+from .live import LiveRun
+from .reports import run_view
+
+if TYPE_CHECKING:
+    from .kernel import KernelSession
+
+__all__ = ["define", "show", "run", "restart", "stop"]
+
+
+def _marked(session: KernelSession, workflow: str) -> frozenset[str]:
+    return frozenset(bp.step for bp in session.engine.breakpoints() if bp.workflow == workflow)
+
+
+def define(session: KernelSession, name: str, body: str) -> DagView:
+    """Validate and store a definition; a changed body makes a new version. Shows the DAG."""
+    defined = session.engine.define(name, body)
+    steps = len(defined.definition.step_ids)
+    state = "new" if defined.created else "unchanged"
+    heading = f"workflow {name}, version {defined.version} ({state}): {steps} step{'s' if steps != 1 else ''}"
+    return DagView(defined.definition, heading, breakpoints=_marked(session, name))
+
+
+def show(session: KernelSession, name: str, version: int | None = None) -> DagView:
+    """The DAG of a stored definition (the latest version by default)."""
+    engine = session.engine
+    definition = engine.definition(name, version)
+    shown = version or _latest(session, name)
+    return DagView(definition, f"workflow {name}, version {shown}", breakpoints=_marked(session, name))
+
+
+def _latest(session: KernelSession, name: str) -> int:
+    return int(session.engine.sql("SELECT latest_version FROM workflows WHERE workflow = ?", [name]).iloc[0, 0])
+
+
+def run(session: KernelSession, name: str, params: dict[str, Any], *, background: bool = False) -> Any:
+    """Start an instance; run it until quiescent, or in the background with a live display."""
+    engine = session.engine
+    if background:
+        live = LiveRun(session)
+        instance = engine.run(name, params, background=True)
+        live.follow(instance)
+        return None
+    return run_view(session, engine.run(name, params))
+
+
+def restart(session: KernelSession, name: str, instance_id: int | None = None, *, from_step: str | None = None,
+            iteration: str | None = None, background: bool = False) -> Any:
+    """A new run of a finished instance, keeping every upstream success."""
+    engine = session.engine
+    if background:
+        live = LiveRun(session)
+        instance = engine.restart(name, instance_id, from_step=from_step, iteration=iteration, background=True)
+        live.follow(instance)
+        return None
+    return run_view(session, engine.restart(name, instance_id, from_step=from_step, iteration=iteration))
+
+
+def stop(session: KernelSession, name: str, instance_id: int | None = None) -> Any:
+    """Stop an instance: paused and queued attempts end STOPPED."""
+    return run_view(session, session.engine.stop(name, instance_id))

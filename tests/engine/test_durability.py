@@ -1,0 +1,135 @@
+"""The durability contract, with a real crash: SIGKILL a process mid-sweep, then recover."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from textwrap import dedent
+
+import pytest
+
+from maestro_nb.engine.engine import Engine
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
+]
+
+ITERATIONS = 2000
+
+SCRIPT = dedent('''
+    """Run (or recover) a sweep whose step logs its index: argv = db, log, mode."""
+    import json
+    import sys
+    import time
+
+    from maestro_nb.engine.engine import Engine
+
+    db, log, mode = sys.argv[1:4]
+    out = open(log, "a", buffering=1)
+
+    def work(i):
+        time.sleep(0.002)
+        out.write(f"{i}\\n")
+        out.flush()
+        return i
+
+    engine = Engine(db, {"work": work})
+    if mode == "run":
+        engine.define("sweep", """
+    steps:
+      - id: work
+        foreach:
+          i: ${range(%d)}
+        run: work
+    """)
+        engine.run("sweep")
+    else:
+        report = list(engine.recovery_report)
+        found = engine.recover()
+        print(json.dumps({"report": report, "instances": [[i.label, i.status.value] for i in found]}))
+    engine.close()
+''' % ITERATIONS)
+
+
+def _lines(path) -> list[int]:
+    if not path.exists():
+        return []
+    text = path.read_text()
+    return [int(x) for x in text.splitlines()[: text.count("\n")]]
+
+
+def test_sigkill_mid_sweep_then_recover_reruns_only_what_was_not_flushed(tmp_path):
+    script = tmp_path / "sweep.py"
+    script.write_text(SCRIPT)
+    db = str(tmp_path / "state.duckdb")
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+
+    runner = subprocess.Popen([sys.executable, str(script), db, str(first_log), "run"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        started = None
+        while time.monotonic() < deadline:
+            assert runner.poll() is None, f"the sweep ended before the kill: {runner.communicate()}"
+            done = len(_lines(first_log))
+            if done and started is None:
+                started = time.monotonic()
+            # More than two flush intervals (0.5 s) of progress: some successes are on disk.
+            if started is not None and time.monotonic() - started > 1.3 and done >= 100:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the sweep made no progress")
+        os.kill(runner.pid, signal.SIGKILL)
+    finally:
+        runner.wait(timeout=30)
+        runner.stdout.close()
+        runner.stderr.close()
+    assert runner.returncode == -signal.SIGKILL
+    called_before = _lines(first_log)
+    assert len(called_before) < ITERATIONS, "killed too late: the sweep had finished"
+
+    # What the dead process left on disk, read without changing it.
+    with Engine(db, {}, read_only=True) as viewer:
+        stored = viewer.sql("SELECT iteration, status, attempt FROM attempts").to_dict("records")
+    flushed = {int(r["iteration"]) for r in stored if r["status"] == "SUCCEEDED"}
+    in_flight = {int(r["iteration"]) for r in stored if r["status"] != "SUCCEEDED"}
+    assert flushed, "no success was flushed before the kill"
+    assert flushed <= set(called_before)
+    assert in_flight, "no attempt was in flight at the kill"
+    assert not flushed & in_flight
+
+    recovery = subprocess.run([sys.executable, str(script), db, str(second_log), "recover"],
+                              capture_output=True, text=True, timeout=300)
+    assert recovery.returncode == 0, recovery.stderr
+    summary = json.loads(recovery.stdout.strip().splitlines()[-1])
+    assert summary["instances"] == [["sweep#1", "SUCCEEDED"]]
+    assert any("INTERRUPTED" in line for line in summary["report"])
+
+    rerun = _lines(second_log)
+    assert not set(rerun) & flushed, "an iteration whose success was flushed ran again"
+    assert Counter(rerun).most_common(1)[0][1] == 1, "an iteration ran twice during recovery"
+    assert set(rerun) == set(range(ITERATIONS)) - flushed
+    assert in_flight <= set(rerun)
+
+    with Engine(db, {}, read_only=True) as viewer:
+        rows = viewer.sql("SELECT iteration, attempt, status FROM attempts").to_dict("records")
+        status = viewer.sql("SELECT status FROM instances").status.tolist()
+    assert status == ["SUCCEEDED"]
+    succeeded = Counter(int(r["iteration"]) for r in rows if r["status"] == "SUCCEEDED")
+    assert set(succeeded) == set(range(ITERATIONS))
+    assert set(succeeded.values()) == {1}
+    interrupted = {int(r["iteration"]) for r in rows if r["status"] == "INTERRUPTED"}
+    assert interrupted == in_flight
+    # An interrupted attempt is followed by a new attempt of the same iteration that succeeded.
+    by_iteration = {}
+    for r in rows:
+        by_iteration.setdefault(int(r["iteration"]), []).append((r["attempt"], r["status"]))
+    for index in in_flight:
+        assert sorted(by_iteration[index]) == [(1, "INTERRUPTED"), (2, "SUCCEEDED")], index

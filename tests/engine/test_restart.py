@@ -1,0 +1,307 @@
+"""Restart: from the failed steps, from a named step, one foreach iteration; always a new run."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from textwrap import dedent
+
+import pytest
+
+from maestro_nb.engine.engine import Engine
+from maestro_nb.errors import MaestroError, StateError
+from maestro_nb.models.status import InstanceStatus
+
+
+def define(engine: Engine, name: str, yaml: str):
+    return engine.define(name, dedent(yaml))
+
+
+@pytest.fixture
+def calls() -> Counter:
+    return Counter()
+
+
+def _counting(namespace: dict, calls: Counter, name: str, fn):
+    """Put `fn` in the namespace as `name`, counting its calls; binding sees fn's signature."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        calls[name] += 1
+        return fn(*args, **kwargs)
+
+    namespace[name] = wrapper
+
+
+def test_restart_from_failed_reruns_only_what_did_not_succeed(engine, namespace, calls):
+    broken = {"yes": True}
+
+    def b(a):
+        if broken["yes"]:
+            raise RuntimeError("b is broken")
+        return a + 1
+
+    _counting(namespace, calls, "a", lambda: 1)
+    _counting(namespace, calls, "b", b)
+    _counting(namespace, calls, "c", lambda b: b * 10)
+    define(engine, "w", """
+        steps:
+          - id: a
+            run: a
+          - id: b
+            after: [a]
+            run: b
+          - id: c
+            after: [b]
+            run: c
+    """)
+    first = engine.run("w")
+    assert first.status is InstanceStatus.FAILED and first.run_id == 1
+    assert calls == Counter(a=1, b=1)
+    broken["yes"] = False
+    second = engine.restart("w")
+    assert second.status is InstanceStatus.SUCCEEDED
+    assert (second.instance_id, second.run_id) == (1, 2)
+    assert calls == Counter(a=1, b=2, c=1)
+    latest = engine.sql("SELECT step_id, run_id, status, output FROM iterations ORDER BY step_id")
+    assert latest.values.tolist() == [["a", 1, "SUCCEEDED", "1"], ["b", 2, "SUCCEEDED", "2"],
+                                      ["c", 2, "SUCCEEDED", "20"]]
+    assert engine.sql("SELECT run_id, status FROM instances").values.tolist() == [[2, "SUCCEEDED"]]
+
+
+def test_restart_uses_the_function_redefined_in_the_namespace(engine, namespace):
+    namespace["step"] = lambda: 1 / 0
+    define(engine, "w", """
+        steps:
+          - id: s
+            run: step
+    """)
+    assert engine.run("w").status is InstanceStatus.FAILED
+    namespace["step"] = lambda: "fixed"
+    again = engine.restart("w", 1)
+    assert again.status is InstanceStatus.SUCCEEDED
+    assert engine.results("w", "s").output.tolist() == ["fixed"]
+
+
+def test_restart_from_failed_in_a_foreach_keeps_succeeded_iterations(engine, namespace, calls):
+    bad = {3}
+
+    def f(x):
+        if x in bad:
+            raise ValueError(f"x={x}")
+        return x * x
+
+    _counting(namespace, calls, "f", f)
+    _counting(namespace, calls, "total", lambda f: sum(f))
+    define(engine, "w", """
+        steps:
+          - id: f
+            foreach:
+              x: ${range(6)}
+            run: f
+            failure_mode: fail_after_running
+          - id: total
+            after: [f]
+            run: total
+    """)
+    assert engine.run("w").status is InstanceStatus.FAILED
+    assert calls == Counter(f=6)
+    bad.clear()
+    again = engine.restart("w")
+    assert again.status is InstanceStatus.SUCCEEDED
+    assert calls == Counter(f=7, total=1)  # only x=3 ran again
+    assert engine.results("w", "total").output.tolist() == [sum(x * x for x in range(6))]
+    frame = engine.sql("SELECT iteration, run_id FROM iterations WHERE step_id = 'f' ORDER BY iteration")
+    assert dict(frame.values.tolist()) == {"0": 1, "1": 1, "2": 1, "3": 2, "4": 1, "5": 1}
+
+
+def test_restart_from_a_named_step_reruns_it_and_downstream_keeping_upstream(engine, namespace, calls):
+    _counting(namespace, calls, "a", lambda: 5)
+    _counting(namespace, calls, "b", lambda a: a + 1)
+    _counting(namespace, calls, "c", lambda b: b * 2)
+    _counting(namespace, calls, "side", lambda a: "side")
+    define(engine, "w", """
+        steps:
+          - id: a
+            run: a
+          - id: b
+            after: [a]
+            run: b
+          - id: c
+            after: [b]
+            run: c
+          - id: side
+            after: [a]
+            run: side
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    namespace_b = namespace["b"]
+    _counting(namespace, calls, "b", lambda a: namespace_b(a) + 100)
+    again = engine.restart("w", from_step="b")
+    assert again.status is InstanceStatus.SUCCEEDED and again.run_id == 2
+    assert calls == Counter(a=1, b=3, c=2, side=1)  # b counted twice per call now: wrapper + original
+    runs = dict(engine.sql("SELECT step_id, run_id FROM iterations").values.tolist())
+    assert runs == {"a": 1, "side": 1, "b": 2, "c": 2}
+    assert engine.results("w", "c").output.tolist() == [(5 + 1 + 100) * 2]
+
+
+def test_restart_one_foreach_iteration_reruns_it_and_downstream_only(engine, namespace, calls):
+    version = {"n": 0}
+    _counting(namespace, calls, "f", lambda x: x * 10 + version["n"])
+    _counting(namespace, calls, "gather", lambda f: list(f))
+    define(engine, "w", """
+        steps:
+          - id: f
+            foreach:
+              x: ${range(4)}
+            run: f
+          - id: gather
+            after: [f]
+            run: gather
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    version["n"] = 1
+    again = engine.restart("w", from_step="f", iteration=2)
+    assert again.status is InstanceStatus.SUCCEEDED
+    assert calls == Counter(f=5, gather=2)
+    assert engine.results("w", "gather").output.tolist() == [[0, 10, 21, 30]]
+    frame = engine.sql("SELECT iteration, run_id FROM iterations WHERE step_id = 'f' ORDER BY iteration")
+    assert dict(frame.values.tolist()) == {"0": 1, "1": 1, "2": 2, "3": 1}
+
+
+def test_restart_one_iteration_of_a_nested_foreach(engine, namespace, calls):
+    _counting(namespace, calls, "mul", lambda i, x: i * x)
+    define(engine, "w", """
+        steps:
+          - id: outer
+            foreach: {i: [1, 2, 3]}
+            steps:
+              - id: inner
+                foreach:
+                  x: ${range(1, i + 1)}
+                run: mul
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    assert calls["mul"] == 6
+    again = engine.restart("w", from_step="outer", iteration=1)
+    assert again.status is InstanceStatus.SUCCEEDED
+    assert calls["mul"] == 8  # the two inner iterations of outer iteration 1
+    frame = engine.sql("SELECT iteration, run_id FROM iterations WHERE step_id = 'inner' ORDER BY iteration")
+    assert dict(frame.values.tolist()) == {"0/0": 1, "1/0": 2, "1/1": 2, "2/0": 1, "2/1": 1, "2/2": 1}
+
+
+def test_restart_after_reopening_the_state_file_keeps_stored_outputs(db_path, namespace, calls):
+    broken = {"yes": True}
+
+    def b(a):
+        if broken["yes"]:
+            raise RuntimeError("broken")
+        return {"got": a}
+
+    _counting(namespace, calls, "a", lambda: [1, 2, 3])
+    _counting(namespace, calls, "b", b)
+    yaml = """
+        steps:
+          - id: a
+            run: a
+          - id: b
+            after: [a]
+            run: b
+    """
+    with Engine(db_path, namespace) as engine:
+        define(engine, "w", yaml)
+        assert engine.run("w").status is InstanceStatus.FAILED
+    broken["yes"] = False
+    with Engine(db_path, namespace) as engine:
+        again = engine.restart("w", 1)
+        assert again.status is InstanceStatus.SUCCEEDED and again.run_id == 2
+        assert engine.results("w", "b").to_dict("records")[0]["got"] == [1, 2, 3]
+    assert calls == Counter(a=1, b=2)
+
+
+def test_restart_of_an_unfinished_instance_is_refused(engine, namespace):
+    namespace["f"] = lambda: 1
+    define(engine, "w", """
+        steps:
+          - id: a
+            run: f
+          - id: b
+            after: [a]
+            run: f
+    """)
+    engine.set_breakpoint("w.b")
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.IN_PROGRESS
+    before = engine.sql("SELECT count(*) AS n FROM attempt_log").n[0]
+    with pytest.raises(StateError, match=r"w#1 is paused; restart needs a finished instance") as info:
+        engine.restart("w", 1)
+    assert isinstance(info.value, MaestroError)
+    assert engine.sql("SELECT count(*) AS n FROM attempt_log").n[0] == before
+    assert engine.sql("SELECT run_id FROM instances").run_id.tolist() == [1]
+
+
+def test_restart_of_a_succeeded_instance_without_a_step_reruns_nothing(engine, namespace, calls):
+    _counting(namespace, calls, "f", lambda: 1)
+    define(engine, "w", """
+        steps:
+          - id: a
+            run: f
+    """)
+    engine.run("w")
+    again = engine.restart("w")
+    assert again.status is InstanceStatus.SUCCEEDED and again.run_id == 2
+    assert calls == Counter(f=1)
+
+
+def test_restart_one_inner_iteration_reruns_downstream_only_in_its_outer_iteration(engine, namespace, calls):
+    _counting(namespace, calls, "mul", lambda i, x: i * x)
+    _counting(namespace, calls, "post", lambda inner: sum(inner))
+    _counting(namespace, calls, "fin", lambda outer: outer)
+    define(engine, "w", """
+        steps:
+          - id: outer
+            foreach: {i: [1, 2, 3]}
+            steps:
+              - id: inner
+                foreach:
+                  x: ${range(1, i + 1)}
+                run: mul
+              - id: post
+                after: [inner]
+                run: post
+          - id: fin
+            after: [outer]
+            run: fin
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    assert calls == Counter(mul=6, post=3, fin=1)
+    again = engine.restart("w", from_step="inner", iteration="1/1")
+    assert again.status is InstanceStatus.SUCCEEDED
+    assert calls == Counter(mul=7, post=4, fin=2)  # inner[1/1], post[1], fin
+    runs = engine.sql("SELECT step_id, iteration, run_id FROM iterations ORDER BY step_id, iteration")
+    assert {(s, it): r for s, it, r in runs.values.tolist() if r == 2} == {
+        ("inner", "1/1"): 2, ("post", "1"): 2, ("fin", ""): 2,
+    }
+    assert engine.results("w", "fin").output.tolist() == [[1, 6, 18]]
+
+
+def test_restart_from_a_step_inside_a_foreach_body_reruns_every_iteration_of_it(engine, namespace, calls):
+    _counting(namespace, calls, "mul", lambda i, x: i * x)
+    _counting(namespace, calls, "post", lambda inner: sum(inner))
+    define(engine, "w", """
+        steps:
+          - id: outer
+            foreach: {i: [1, 2]}
+            steps:
+              - id: inner
+                foreach:
+                  x: ${range(1, i + 1)}
+                run: mul
+              - id: post
+                after: [inner]
+                run: post
+    """)
+    engine.run("w")
+    again = engine.restart("w", from_step="post")
+    assert again.status is InstanceStatus.SUCCEEDED
+    assert calls == Counter(mul=3, post=4)

@@ -1,0 +1,804 @@
+"""The runtime through the Engine API: step kinds, foreach, binding, branches, retries,
+failure modes, the status table, versions, results and the batched write path."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from textwrap import dedent
+from typing import Any
+
+import pytest
+
+from maestro_nb.engine.engine import Engine
+from maestro_nb.engine.executors import ThreadExecutor
+from maestro_nb.models.status import ALLOWED_TRANSITIONS, InstanceStatus, StepStatus
+
+
+def define(engine: Engine, name: str, yaml: str):
+    return engine.define(name, dedent(yaml))
+
+
+def attempts(engine: Engine, workflow: str, step: str | None = None) -> list[dict[str, Any]]:
+    """Every attempt row of a workflow (optionally one step), in iteration and attempt order."""
+    where = "workflow = ?" + (" AND step_id = ?" if step else "")
+    frame = engine.sql(
+        f"SELECT instance_id, run_id, step_id, iteration, attempt, status, output, error, transitions"
+        f" FROM attempts WHERE {where} ORDER BY instance_id, run_id, step_id, iteration, attempt",
+        [workflow] + ([step] if step else []),
+    )
+    return frame.to_dict("records")
+
+
+def statuses(engine: Engine, workflow: str) -> dict[str, str]:
+    """step id -> status of its latest attempt, for steps without iterations."""
+    frame = engine.sql("SELECT step_id, status FROM iterations WHERE workflow = ?", [workflow])
+    return dict(zip(frame.step_id, frame.status))
+
+
+def assert_transitions_allowed(engine: Engine) -> int:
+    """Every stored attempt's transitions follow ALLOWED_TRANSITIONS; returns how many were checked."""
+    frame = engine.sql("SELECT step_id, iteration, attempt, transitions FROM attempts")
+    checked = 0
+    for row in frame.itertuples():
+        history = [StepStatus(s) for s in row.transitions]
+        assert history[0] is StepStatus.CREATED, row
+        for old, new in zip(history, history[1:]):
+            assert new in ALLOWED_TRANSITIONS[old], f"{row.step_id}[{row.iteration}] #{row.attempt}: {old} -> {new}"
+            checked += 1
+    return checked
+
+
+# --- step kinds ------------------------------------------------------------------------------
+def test_run_looks_up_the_callable_when_the_attempt_starts(engine, namespace):
+    namespace["compute"] = lambda: "old"
+    define(engine, "w", """
+        steps:
+          - id: a
+            run: compute
+    """)
+    first = engine.run("w")
+    namespace["compute"] = lambda: "new"
+    second = engine.run("w")
+    assert (first.status, second.status) == (InstanceStatus.SUCCEEDED, InstanceStatus.SUCCEEDED)
+    rows = attempts(engine, "w")
+    assert [(r["instance_id"], json.loads(r["output"])) for r in rows] == [(1, "old"), (2, "new")]
+
+
+def test_sql_step_returns_rows_as_dicts_with_bound_params(engine, namespace):
+    seen = {}
+    namespace["consume"] = lambda rows, made: seen.update(rows=rows, made=made) or len(rows)
+    define(engine, "w", """
+        params: {n: 3, label: x}
+        steps:
+          - id: made
+            sql: CREATE OR REPLACE TABLE user_numbers AS SELECT range AS i FROM range(5)
+          - id: rows
+            after: [made]
+            sql: SELECT i, $label AS label FROM user_numbers WHERE i < $n ORDER BY i
+          - id: use
+            after: [rows]
+            run: consume
+    """)
+    inst = engine.run("w", {"n": 2})
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert seen == {"rows": [{"i": 0, "label": "x"}, {"i": 1, "label": "x"}], "made": None}
+    # The statement ran against the engine's own DuckDB file.
+    assert engine.sql("SELECT count(*) AS n FROM user_numbers").n[0] == 5
+
+
+def test_noop_and_sleep_steps_succeed(engine):
+    define(engine, "w", """
+        steps:
+          - id: nothing
+            noop: true
+          - id: nap
+            after: [nothing]
+            sleep: 0.01
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert statuses(engine, "w") == {"nothing": "SUCCEEDED", "nap": "SUCCEEDED"}
+
+
+def test_sub_workflow_runs_a_child_instance_whose_sink_outputs_are_the_step_output(engine, namespace):
+    got = []
+    namespace["double"] = lambda k: k * 2
+    namespace["use"] = lambda sub: got.append(sub) or "used"
+    define(engine, "child", """
+        params: {k: 1}
+        steps:
+          - id: a
+            run: double
+          - id: b
+            after: [a]
+            sql: SELECT $k AS k
+    """)
+    define(engine, "parent", """
+        steps:
+          - id: sub
+            workflow: child
+            params: {k: 5}
+          - id: use
+            after: [sub]
+            run: use
+    """)
+    inst = engine.run("parent")
+    assert got == [{"b": [{"k": 5}]}]
+    assert inst.status is InstanceStatus.SUCCEEDED
+    children = engine.sql("SELECT workflow, instance_id, status, parent, params FROM instances WHERE workflow = 'child'")
+    assert children.to_dict("records") == [
+        {"workflow": "child", "instance_id": 1, "status": "SUCCEEDED", "parent": "parent#1", "params": '{"k": 5}'}
+    ]
+    assert statuses(engine, "child") == {"a": "SUCCEEDED", "b": "SUCCEEDED"}
+
+
+# --- foreach ---------------------------------------------------------------------------------
+def test_foreach_over_a_list_a_range_and_a_list_of_dicts(engine, namespace):
+    namespace["echo"] = lambda **kw: kw
+    define(engine, "w", """
+        params: {n: 4}
+        steps:
+          - id: listed
+            foreach: {x: [a, b, c]}
+            run: echo
+          - id: ranged
+            foreach:
+              i: ${range(n)}
+            run: echo
+          - id: dicts
+            foreach:
+              - {lr: 0.1, depth: 3}
+              - {lr: 0.2, depth: 5}
+            run: echo
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    outputs = lambda step: [json.loads(r["output"]) for r in attempts(engine, "w", step)]  # noqa: E731
+    assert outputs("listed") == [{"x": "a"}, {"x": "b"}, {"x": "c"}]
+    assert outputs("ranged") == [{"i": 0}, {"i": 1}, {"i": 2}, {"i": 3}]
+    assert outputs("dicts") == [{"lr": 0.1, "depth": 3}, {"lr": 0.2, "depth": 5}]
+
+
+def test_cross_product_iterates_with_the_first_loop_outermost(engine, namespace):
+    order = []
+    namespace["f"] = lambda a, b: order.append((a, b)) or f"{a}{b}"
+    namespace["gather"] = lambda f: f
+    define(engine, "w", """
+        steps:
+          - id: f
+            foreach:
+              a: [1, 2]
+              b: [x, y, z]
+            run: f
+          - id: gather
+            after: [f]
+            run: gather
+    """)
+    engine.run("w")
+    expected = [(1, "x"), (1, "y"), (1, "z"), (2, "x"), (2, "y"), (2, "z")]
+    assert order == expected
+    frame = engine.results("w", "f")
+    assert list(zip(frame.a, frame.b)) == expected
+    assert list(frame.iteration) == ["0", "1", "2", "3", "4", "5"]
+    assert json.loads(attempts(engine, "w", "gather")[0]["output"]) == ["1x", "1y", "1z", "2x", "2y", "2z"]
+
+
+def test_nested_foreach_inner_loop_depends_on_the_outer_one(engine, namespace):
+    namespace["mul"] = lambda i, x: i * x
+    define(engine, "w", """
+        steps:
+          - id: outer
+            foreach: {i: [1, 2, 3]}
+            steps:
+              - id: inner
+                foreach:
+                  x: ${range(1, i + 1)}
+                run: mul
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    frame = engine.results("w", "inner")
+    assert list(frame.iteration) == ["0/0", "1/0", "1/1", "2/0", "2/1", "2/2"]
+    assert list(zip(frame.i, frame.x, frame.output)) == [
+        (1, 1, 1), (2, 1, 2), (2, 2, 4), (3, 1, 3), (3, 2, 6), (3, 3, 9),
+    ]
+
+
+def test_concurrency_limit_is_respected_with_the_threads_executor(db_path, namespace):
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0, "calls": 0}
+
+    def work(x):
+        with lock:
+            state["now"] += 1
+            state["calls"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.02)
+        with lock:
+            state["now"] -= 1
+        return x
+
+    namespace["work"] = work
+    # More threads than the limit, so that the limit is what binds (not the CPU count).
+    with Engine(db_path, namespace, executor=ThreadExecutor(workers=8)) as engine:
+        define(engine, "w", """
+            steps:
+              - id: f
+                foreach:
+                  x: ${range(12)}
+                concurrency: 3
+                run: work
+        """)
+        assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    assert state["calls"] == 12
+    assert state["max"] == 3
+
+
+def test_threads_executor_by_name_runs_a_foreach(db_path, namespace):
+    namespace["f"] = lambda x: threading.current_thread().name
+    with Engine(db_path, namespace, executor="threads") as engine:
+        define(engine, "w", """
+            steps:
+              - id: f
+                foreach:
+                  x: ${range(6)}
+                concurrency: 2
+                run: f
+        """)
+        assert engine.run("w").status is InstanceStatus.SUCCEEDED
+        names = engine.results("w", "f").output.tolist()
+    assert len(names) == 6 and all(n.startswith("maestro-step") for n in names)
+
+
+def test_iteration_outputs_reach_the_downstream_step_in_iteration_order(db_path, namespace):
+    def slow_first(x):
+        time.sleep(0.01 * (5 - x))  # later iterations finish first
+        return x * 10
+
+    got = []
+    namespace["f"] = slow_first
+    namespace["collect"] = lambda f: got.append(f)
+    with Engine(db_path, namespace, executor=ThreadExecutor(workers=5)) as engine:
+        define(engine, "w", """
+            steps:
+              - id: f
+                foreach:
+                  x: ${range(5)}
+                run: f
+              - id: collect
+                after: [f]
+                run: collect
+        """)
+        assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    assert got == [[0, 10, 20, 30, 40]]
+
+
+# --- binding ---------------------------------------------------------------------------------
+def test_binding_precedence_step_then_loop_then_upstream_then_workflow(engine, namespace):
+    namespace["up"] = lambda: "upstream"
+    namespace["f"] = lambda p, loop, u, w: {"p": p, "loop": loop, "u": u, "w": w}
+    define(engine, "w", """
+        params: {p: workflow, loop: workflow, u: workflow, w: workflow}
+        steps:
+          - id: p
+            run: up
+          - id: loop
+            run: up
+          - id: u
+            run: up
+          - id: s
+            after: [p, loop, u]
+            foreach:
+              p: [loop-p]
+              loop: [loop-loop]
+            params:
+              p: step
+            run: f
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    [row] = attempts(engine, "w", "s")
+    assert json.loads(row["output"]) == {"p": "step", "loop": "loop-loop", "u": "upstream", "w": "workflow"}
+
+
+def test_a_missing_argument_fails_fatally_naming_it_and_where_it_looked(engine, namespace):
+    calls = []
+    namespace["f"] = lambda present, absent: calls.append(1)
+    define(engine, "w", """
+        params: {present: 1}
+        steps:
+          - id: s
+            run: f
+            retry: {limit: 3}
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.FAILED
+    assert calls == []
+    [row] = attempts(engine, "w", "s")  # fatal: not retried
+    assert row["status"] == "FATALLY_FAILED"
+    assert "'absent'" in row["error"]
+    for place in ("step params", "loop params", "upstream outputs", "workflow params (present)"):
+        assert place in row["error"]
+    assert "\n" not in row["error"]
+
+
+# --- branches and joins ----------------------------------------------------------------------
+def test_false_condition_skips_and_unsatisfied_propagates_while_a_join_still_runs(engine, namespace):
+    ran = []
+    for name in ("a", "b", "c", "d", "e", "join"):
+        namespace[name] = (lambda n: lambda: ran.append(n) or n)(name)
+    define(engine, "w", """
+        params: {go: false}
+        steps:
+          - id: a
+            run: a
+          - id: b
+            after: [a]
+            if: ${go}
+            run: b
+          - id: c
+            after: [b]
+            run: c
+          - id: d
+            after: [c]
+            run: d
+          - id: e
+            after: [a]
+            run: e
+          - id: join
+            after: [b, e]
+            run: join
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert ran == ["a", "e", "join"]
+    assert statuses(engine, "w") == {
+        "a": "SUCCEEDED", "b": "SKIPPED", "c": "UNSATISFIED", "d": "UNSATISFIED",
+        "e": "SUCCEEDED", "join": "SUCCEEDED",
+    }
+
+
+def test_true_condition_runs_the_step(engine, namespace):
+    namespace["f"] = lambda: "ran"
+    define(engine, "w", """
+        params: {go: 1}
+        steps:
+          - id: b
+            if: ${go > 0}
+            run: f
+    """)
+    engine.run("w")
+    assert statuses(engine, "w") == {"b": "SUCCEEDED"}
+
+
+# --- retries and failure modes ---------------------------------------------------------------
+def test_retry_policy_fails_twice_then_succeeds_on_attempt_three(engine, namespace):
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError(f"boom {len(calls)}")
+        return "ok"
+
+    namespace["flaky"] = flaky
+    define(engine, "w", """
+        steps:
+          - id: s
+            run: flaky
+            retry: {limit: 2}
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    rows = attempts(engine, "w", "s")
+    assert [(r["attempt"], r["status"]) for r in rows] == [(1, "USER_FAILED"), (2, "USER_FAILED"), (3, "SUCCEEDED")]
+    assert "RuntimeError: boom 1" in rows[0]["error"]
+    assert engine.results("w", "s").attempt.tolist() == [3]
+
+
+def test_retry_limit_exhausted_fails_the_instance(engine, namespace):
+    namespace["bad"] = lambda: 1 / 0
+    define(engine, "w", """
+        steps:
+          - id: s
+            run: bad
+            retry: 1
+    """)
+    assert engine.run("w").status is InstanceStatus.FAILED
+    assert [r["status"] for r in attempts(engine, "w", "s")] == ["USER_FAILED", "USER_FAILED"]
+
+
+def _failure_workflow(engine: Engine, namespace: dict, mode: str) -> list[str]:
+    ran: list[str] = []
+
+    def make(name):
+        def fn():
+            ran.append(name)
+            if name == "bad":
+                raise ValueError("bad step")
+            return name
+        return fn
+
+    for name in ("bad", "other", "other2", "after_bad"):
+        namespace[name] = make(name)
+    define(engine, "w", f"""
+        steps:
+          - id: bad
+            run: bad
+            failure_mode: {mode}
+          - id: other
+            run: other
+          - id: other2
+            after: [other]
+            run: other2
+          - id: after_bad
+            after: [bad]
+            run: after_bad
+    """)
+    return ran
+
+
+def test_fail_immediately_fails_the_instance_and_starts_nothing_else(engine, namespace):
+    ran = _failure_workflow(engine, namespace, "fail_immediately")
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.FAILED
+    assert ran == ["bad"]
+    found = statuses(engine, "w")
+    assert found["bad"] == "USER_FAILED"
+    assert "SUCCEEDED" not in found.values()
+    assert set(found) <= {"bad", "other"}
+    assert found.get("other", "STOPPED") == "STOPPED"
+
+
+def test_ignore_completes_with_error_and_successors_run(engine, namespace):
+    ran = _failure_workflow(engine, namespace, "ignore")
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert sorted(ran) == ["after_bad", "bad", "other", "other2"]
+    assert inst.root.nodes["bad"].status is StepStatus.COMPLETED_WITH_ERROR
+    assert statuses(engine, "w")["after_bad"] == "SUCCEEDED"
+
+
+def test_fail_after_running_lets_other_branches_finish(engine, namespace):
+    ran = _failure_workflow(engine, namespace, "fail_after_running")
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.FAILED
+    assert sorted(ran) == ["bad", "other", "other2"]
+    found = statuses(engine, "w")
+    assert found["other2"] == "SUCCEEDED"
+    assert found["bad"] == "USER_FAILED"
+    assert "after_bad" not in found or found["after_bad"] not in ("SUCCEEDED", "RUNNING")
+
+
+def test_foreach_with_ignore_completes_with_error_and_keeps_the_other_iterations(engine, namespace):
+    def f(x):
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    got = []
+    namespace["f"] = f
+    namespace["g"] = lambda f: got.append(f)
+    define(engine, "w", """
+        steps:
+          - id: f
+            foreach:
+              x: ${range(4)}
+            run: f
+            failure_mode: ignore
+          - id: g
+            after: [f]
+            run: g
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert got == [[0, 1, None, 3]]
+    assert list(engine.results("w", "f").status) == ["SUCCEEDED", "SUCCEEDED", "USER_FAILED", "SUCCEEDED"]
+
+
+# --- the status table ------------------------------------------------------------------------
+def test_stored_transitions_never_leave_the_status_table(engine, namespace):
+    state = {"n": 0}
+
+    def flaky(x):
+        state["n"] += 1
+        if x == 1 and state["n"] < 4:
+            raise RuntimeError("again")
+        return x
+
+    namespace["flaky"] = flaky
+    namespace["missing_arg"] = lambda nope: nope
+    namespace["bad"] = lambda: 1 / 0
+    define(engine, "w", """
+        params: {go: false}
+        steps:
+          - id: a
+            foreach: {x: [0, 1, 2]}
+            run: flaky
+            retry: 3
+          - id: skipped
+            after: [a]
+            if: ${go}
+            noop: true
+          - id: unsat
+            after: [skipped]
+            noop: true
+          - id: fatal
+            after: [a]
+            run: missing_arg
+            failure_mode: ignore
+          - id: failing
+            after: [a]
+            run: bad
+            failure_mode: fail_after_running
+          - id: never
+            after: [failing]
+            noop: true
+    """)
+    engine.run("w")
+    engine.run("w", {"go": True})
+    engine.restart("w", 2)
+    assert assert_transitions_allowed(engine) > 40
+    found = set(engine.sql("SELECT DISTINCT status FROM attempts").status)
+    assert {"SUCCEEDED", "USER_FAILED", "FATALLY_FAILED", "SKIPPED", "UNSATISFIED"} <= found
+
+
+# --- versions --------------------------------------------------------------------------------
+def test_versions_unchanged_body_keeps_changed_body_bumps_and_instances_keep_theirs(engine, namespace):
+    ran = []
+    namespace["one"] = lambda: ran.append("one") or 1
+    namespace["two"] = lambda: ran.append("two") or 2
+    body1 = """
+        steps:
+          - id: s
+            run: one
+    """
+    first = define(engine, "w", body1)
+    again = define(engine, "w", body1)
+    assert (first.version, first.created) == (1, True)
+    assert (again.version, again.created) == (1, False)
+    namespace["gate"] = lambda: 1 / 0
+    define(engine, "v", """
+        steps:
+          - id: s
+            run: one
+          - id: gate
+            after: [s]
+            run: gate
+    """)
+    old = engine.run("v")
+    assert old.status is InstanceStatus.FAILED
+    changed = define(engine, "v", """
+        steps:
+          - id: s
+            run: two
+          - id: gate
+            after: [s]
+            run: gate
+    """)
+    assert (changed.version, changed.created) == (2, True)
+    namespace["gate"] = lambda: "open"
+    again = engine.restart("v", old.instance_id, from_step="s")
+    assert again.version == 1 and again.status is InstanceStatus.SUCCEEDED
+    assert ran == ["one", "one"]  # the restart ran version 1's code
+    new = engine.run("v")
+    assert new.version == 2 and ran[-1] == "two"
+    versions = engine.sql("SELECT instance_id, version FROM instances WHERE workflow = 'v' ORDER BY 1")
+    assert versions.values.tolist() == [[1, 1], [2, 2]]
+    assert engine.sql("SELECT latest_version, versions FROM workflows WHERE workflow = 'v'").values.tolist() == [[2, 2]]
+
+
+# --- results ---------------------------------------------------------------------------------
+def test_results_one_row_per_iteration_with_loop_params_flattened_output_status_attempt(engine, namespace):
+    tries = {}
+
+    def train(lr, depth):
+        tries[(lr, depth)] = tries.get((lr, depth), 0) + 1
+        if (lr, depth) == (0.2, 5) and tries[(lr, depth)] == 1:
+            raise RuntimeError("flaky")
+        return {"score": lr * depth, "meta": {"depth2": depth * 2}}
+
+    namespace["train"] = train
+    define(engine, "w", """
+        steps:
+          - id: train
+            foreach:
+              lr: [0.1, 0.2]
+              depth: [3, 5]
+            run: train
+            retry: 1
+    """)
+    engine.run("w")
+    frame = engine.results("w", "train")
+    assert list(frame.columns) == ["iteration", "lr", "depth", "status", "attempt", "score", "meta.depth2"]
+    assert frame.to_dict("records") == [
+        {"iteration": "0", "lr": 0.1, "depth": 3, "status": "SUCCEEDED", "attempt": 1, "score": pytest.approx(0.3),
+         "meta.depth2": 6},
+        {"iteration": "1", "lr": 0.1, "depth": 5, "status": "SUCCEEDED", "attempt": 1, "score": pytest.approx(0.5),
+         "meta.depth2": 10},
+        {"iteration": "2", "lr": 0.2, "depth": 3, "status": "SUCCEEDED", "attempt": 1, "score": pytest.approx(0.6),
+         "meta.depth2": 6},
+        {"iteration": "3", "lr": 0.2, "depth": 5, "status": "SUCCEEDED", "attempt": 2, "score": pytest.approx(1.0),
+         "meta.depth2": 10},
+    ]
+
+
+def test_results_of_a_plain_step_is_one_row(engine, namespace):
+    namespace["f"] = lambda: 7
+    define(engine, "w", """
+        steps:
+          - id: s
+            run: f
+    """)
+    engine.run("w")
+    frame = engine.results("w", "s")
+    assert frame.to_dict("records") == [{"iteration": "", "status": "SUCCEEDED", "attempt": 1, "output": 7}]
+
+
+# --- the write path --------------------------------------------------------------------------
+class _CountingConnection:
+    """Stands in for the store's DuckDB connection and counts the statements run through it."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self.statements: list[str] = []
+
+    def execute(self, sql, *args, **kwargs):
+        self.statements.append(" ".join(str(sql).split())[:80])
+        # DuckDB's replacement scan reads Arrow tables and DataFrames from the calling frame,
+        # which is now this one: register the caller's for the length of the statement.
+        import sys
+
+        import pandas as pd
+        import pyarrow as pa
+
+        caller = sys._getframe(1).f_locals
+        views = [k for k, v in caller.items() if isinstance(v, (pa.Table, pd.DataFrame))]
+        for name in views:
+            self._conn.register(name, caller[name])
+        try:
+            return self._conn.execute(sql, *args, **kwargs)
+        finally:
+            for name in views:
+                self._conn.unregister(name)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def test_hot_path_batches_writes_instead_of_one_statement_per_transition(engine, monkeypatch):
+    define(engine, "w", """
+        steps:
+          - id: sweep
+            foreach:
+              i: ${range(2000)}
+            noop: true
+    """)
+    appended: list[tuple[str, int]] = []
+    real_append = engine.store.append
+
+    def counting_append(table, rows):
+        appended.append((table, len(rows)))
+        return real_append(table, rows)
+
+    monkeypatch.setattr(engine.store, "append", counting_append)
+    counter = _CountingConnection(engine.store.conn)
+    monkeypatch.setattr(engine.store, "conn", counter)
+    inst = engine.run("w")
+    monkeypatch.undo()
+    assert inst.status is InstanceStatus.SUCCEEDED
+    transitions = int(engine.sql("SELECT sum(len(transitions)) - count(*) AS n FROM attempts").n[0])
+    assert transitions >= 2000 * 4
+    assert len(counter.statements) < 20, counter.statements
+    assert len([a for a in appended if a[0] == "attempt_log"]) < 10
+    assert sum(n for table, n in appended if table == "attempt_log") >= 2000
+    assert engine.sql("SELECT count(*) AS n FROM attempts WHERE status = 'SUCCEEDED'").n[0] == 2000
+
+
+def test_sub_workflow_in_a_foreach_gets_loop_params_and_a_failed_child_fails_the_iteration(engine, namespace):
+    def child_step(k):
+        if k == 2:
+            raise ValueError("k is 2")
+        return k * 100
+
+    namespace["child_step"] = child_step
+    namespace["gather"] = lambda sub: sub
+    define(engine, "child", """
+        params: {k: 0}
+        steps:
+          - id: a
+            run: child_step
+    """)
+    define(engine, "parent", """
+        steps:
+          - id: sub
+            foreach: {k: [1, 2, 3]}
+            workflow: child
+            failure_mode: ignore
+          - id: gather
+            after: [sub]
+            run: gather
+    """)
+    inst = engine.run("parent")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    frame = engine.results("parent", "sub")
+    assert frame.status.tolist() == ["SUCCEEDED", "USER_FAILED", "SUCCEEDED"]
+    assert "child#2 ended FAILED" in attempts(engine, "parent", "sub")[1]["error"]
+    assert json.loads(attempts(engine, "parent", "gather")[0]["output"]) == [{"a": 100}, None, {"a": 300}]
+    children = engine.sql("SELECT params, status FROM instances WHERE workflow = 'child' ORDER BY instance_id")
+    assert [(json.loads(p), s) for p, s in children.values.tolist()] == [
+        ({"k": 1}, "SUCCEEDED"), ({"k": 2}, "FAILED"), ({"k": 3}, "SUCCEEDED"),
+    ]
+
+
+def test_fail_immediately_in_a_foreach_starts_no_further_iteration(engine, namespace):
+    seen = []
+
+    def f(x):
+        seen.append(x)
+        if x == 1:
+            raise ValueError("one")
+        return x
+
+    namespace["f"] = f
+    define(engine, "w", """
+        steps:
+          - id: f
+            foreach:
+              x: ${range(10)}
+            run: f
+    """)
+    assert engine.run("w").status is InstanceStatus.FAILED
+    assert seen == [0, 1]
+    found = engine.results("w", "f").status.tolist()
+    assert found[:2] == ["SUCCEEDED", "USER_FAILED"]
+    assert set(found[2:]) <= {"STOPPED"}
+
+
+def test_background_run_returns_at_once_and_wait_reaches_quiescence(engine):
+    define(engine, "w", """
+        steps:
+          - id: s
+            foreach: {k: [1, 2, 3]}
+            sleep: 0.05
+    """)
+    inst = engine.run("w", background=True)
+    assert engine.busy and inst.status is InstanceStatus.IN_PROGRESS
+    assert engine.wait(30)
+    assert inst.status is InstanceStatus.SUCCEEDED and not engine.busy
+    assert engine.results("w", "s").status.tolist() == ["SUCCEEDED"] * 3
+
+
+def test_sql_step_binds_loop_params_and_upstream_values_and_a_bad_query_fails_the_attempt(engine, namespace):
+    namespace["up"] = lambda: 5
+    define(engine, "w", """
+        steps:
+          - id: up
+            run: up
+          - id: q
+            after: [up]
+            foreach: {n: [1, 2]}
+            sql: SELECT $n * $m AS v
+            params:
+              m: ${up}
+          - id: broken
+            sql: SELECT * FROM no_such_table
+            failure_mode: ignore
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    assert [json.loads(r["output"]) for r in attempts(engine, "w", "q")] == [[{"v": 5}], [{"v": 10}]]
+    [broken] = attempts(engine, "w", "broken")
+    assert broken["status"] == "USER_FAILED" and "no_such_table" in broken["error"]
+
+
+def test_an_undefined_callable_fails_fatally_with_a_hint(engine, namespace):
+    namespace["train"] = lambda: 1
+    define(engine, "w", """
+        steps:
+          - id: s
+            run: trian
+            retry: 2
+    """)
+    assert engine.run("w").status is InstanceStatus.FAILED
+    [row] = attempts(engine, "w", "s")
+    assert row["status"] == "FATALLY_FAILED"
+    assert "'trian' is not defined" in row["error"] and "did you mean 'train'" in row["error"]

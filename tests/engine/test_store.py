@@ -1,0 +1,273 @@
+"""The state file: documented views, how values are persisted, migrations, locking."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+import threading
+from importlib import resources
+from textwrap import dedent
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from maestro_nb.engine.engine import Engine
+from maestro_nb.errors import MaestroError, StateError, StoreLockedError
+from maestro_nb.models.status import InstanceStatus
+from maestro_nb.store.values import NotPersisted
+
+VIEWS = ("workflows", "instances", "steps", "iterations", "attempts", "events", "breakpoints")
+UNPICKLED: list[str] = []
+
+
+class Marker:
+    """A picklable object that records every unpickling."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+
+    def __setstate__(self, state):
+        UNPICKLED.append(state["tag"])
+        self.__dict__.update(state)
+
+
+def define(engine: Engine, name: str, yaml: str):
+    return engine.define(name, dedent(yaml))
+
+
+def one_step(engine: Engine, namespace: dict, value, name: str = "w") -> None:
+    namespace["make"] = lambda: value
+    define(engine, name, """
+        steps:
+          - id: s
+            run: make
+    """)
+
+
+# --- views -----------------------------------------------------------------------------------
+def test_documented_views_are_queryable_with_engine_sql(engine, namespace):
+    namespace["f"] = lambda x: x + 1
+    define(engine, "w", """
+        description: two steps
+        params: {n: 3}
+        steps:
+          - id: f
+            foreach:
+              x: ${range(n)}
+            run: f
+          - id: g
+            after: [f]
+            noop: true
+    """)
+    engine.set_breakpoint("w.g", name="gate")
+    engine.run("w")
+    counts = {view: int(engine.sql(f"SELECT count(*) AS n FROM {view}").n[0]) for view in VIEWS}
+    assert counts["workflows"] == 1 and counts["instances"] == 1 and counts["breakpoints"] == 1
+    assert counts["iterations"] == 4 and counts["attempts"] == 4
+    assert counts["steps"] == 2 and counts["events"] >= 4 * 4
+    assert engine.sql("SELECT description FROM workflows").description.tolist() == ["two steps"]
+    steps = engine.sql("SELECT step_id, iterations, succeeded, paused FROM steps ORDER BY step_id")
+    assert steps.values.tolist() == [["f", 3, 3, 0], ["g", 1, 0, 1]]
+    assert engine.sql("SELECT name, step_id FROM breakpoints").values.tolist() == [["gate", "g"]]
+    kinds = set(engine.sql("SELECT DISTINCT kind FROM events").kind)
+    assert {"status", "breakpoint_set"} <= kinds
+    assert engine.sql("SELECT status FROM instances").status.tolist() == ["IN_PROGRESS"]
+
+
+# --- values ----------------------------------------------------------------------------------
+JSON_VALUES = [
+    None, True, 0, -7, 2**53, 3.25, "text", "ünïcødé ✓", [], {}, [1, "two", None, [3.5]],
+    {"nested": {"deep": [1, {"k": "v"}]}, "flag": False}, float("inf"),
+]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES, ids=[repr(v)[:20] for v in JSON_VALUES])
+def test_json_native_outputs_round_trip_through_the_file(db_path, namespace, value):
+    with Engine(db_path, namespace) as engine:
+        one_step(engine, namespace, value)
+        assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    with Engine(db_path, {}) as engine:
+        [text] = engine.sql("SELECT output FROM attempts").output.tolist()
+        assert engine.codec.decode(text) == value
+        assert engine.recovery_report == []
+
+
+def test_nan_output_round_trips(db_path, namespace):
+    with Engine(db_path, namespace) as engine:
+        one_step(engine, namespace, {"x": float("nan")})
+        engine.run("w")
+    with Engine(db_path, {}) as engine:
+        [text] = engine.sql("SELECT output FROM attempts").output.tolist()
+        assert math.isnan(engine.codec.decode(text)["x"])
+
+
+def test_workflow_params_round_trip(db_path, namespace):
+    namespace["f"] = lambda cfg: cfg
+    with Engine(db_path, namespace) as engine:
+        define(engine, "w", """
+            params: {cfg: {a: 1}}
+            steps:
+              - id: s
+                run: f
+        """)
+        engine.run("w", {"cfg": {"lr": [0.1, 0.2], "name": "x"}})
+    with Engine(db_path, {}) as engine:
+        params = engine.sql("SELECT params FROM instances").params[0]
+        assert json.loads(params) == {"cfg": {"lr": [0.1, 0.2], "name": "x"}}
+
+
+def test_dataframe_output_is_a_duckdb_table_and_comes_back_as_a_dataframe(db_path, namespace):
+    frame = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    with Engine(db_path, namespace) as engine:
+        one_step(engine, namespace, frame)
+        engine.run("w")
+        marker = json.loads(engine.sql("SELECT output FROM attempts").output[0])
+        assert marker["$maestro"] == "table"
+        stored = engine.sql(f"SELECT * FROM {marker['name']} ORDER BY a")
+        pd.testing.assert_frame_equal(stored, frame)
+    with Engine(db_path, {}) as engine:
+        [text] = engine.sql("SELECT output FROM attempts").output.tolist()
+        back = engine.codec.decode(text)
+        assert isinstance(back, pd.DataFrame)
+        pd.testing.assert_frame_equal(back, frame)
+
+
+def test_arrow_output_comes_back_as_arrow(db_path, namespace):
+    table = pa.table({"k": [1, 2], "v": [0.5, 1.5]})
+    with Engine(db_path, namespace) as engine:
+        one_step(engine, namespace, table)
+        engine.run("w")
+    with Engine(db_path, {}) as engine:
+        back = engine.codec.decode(engine.sql("SELECT output FROM attempts").output[0])
+        assert isinstance(back, pa.Table)
+        assert back.to_pydict() == {"k": [1, 2], "v": [0.5, 1.5]}
+
+
+def test_dataframe_output_feeds_a_downstream_step_after_reopening(db_path, namespace):
+    got = []
+    namespace["load"] = lambda: pd.DataFrame({"n": [1, 2, 3]})
+    namespace["use"] = lambda load: got.append(load) or int(load.n.sum())
+    yaml = """
+        steps:
+          - id: load
+            run: load
+          - id: use
+            after: [load]
+            run: use
+    """
+    with Engine(db_path, namespace) as engine:
+        define(engine, "w", yaml)
+        engine.run("w")
+    with Engine(db_path, namespace) as engine:
+        again = engine.restart("w", from_step="use")
+        assert again.status is InstanceStatus.SUCCEEDED
+    assert len(got) == 2
+    pd.testing.assert_frame_equal(got[1], pd.DataFrame({"n": [1, 2, 3]}))
+
+
+def test_an_object_output_is_reported_not_persisted_after_reopening(db_path, namespace):
+    lock = threading.Lock()  # neither JSON nor picklable
+    with Engine(db_path, namespace) as engine:
+        one_step(engine, namespace, lock)
+        engine.run("w")
+        # In the same session the value is still in memory.
+        assert engine.results("w", "s").output.tolist() == [lock]
+    with Engine(db_path, {}) as engine:
+        [value] = engine.results("w", "s").output.tolist()
+        assert isinstance(value, NotPersisted)
+        assert value.type_name == "_thread.lock"
+        assert any("kept in memory only" in line and "w#1" in line for line in engine.recovery_report)
+
+
+def test_a_restart_recomputes_an_output_that_was_not_persisted(db_path, namespace):
+    made = []
+    namespace["make"] = lambda: made.append(1) or threading.Lock()
+    namespace["use"] = lambda make: type(make).__name__
+    yaml = """
+        steps:
+          - id: make
+            run: make
+          - id: use
+            after: [make]
+            run: use
+    """
+    with Engine(db_path, namespace) as engine:
+        define(engine, "w", yaml)
+        engine.run("w")
+    with Engine(db_path, namespace) as engine:
+        again = engine.restart("w", from_step="use")
+        assert again.status is InstanceStatus.SUCCEEDED
+    assert len(made) == 2  # upstream ran again instead of passing a placeholder on
+
+
+def test_nothing_is_unpickled_by_default(db_path, namespace):
+    UNPICKLED.clear()
+    with Engine(db_path, namespace, pickle_values=True) as engine:
+        one_step(engine, namespace, Marker("m1"))
+        engine.run("w")
+        assert json.loads(engine.sql("SELECT output FROM attempts").output[0])["$maestro"] == "pickle"
+    with Engine(db_path, {}) as engine:
+        [value] = engine.results("w", "s").output.tolist()
+        assert isinstance(value, NotPersisted)
+        assert "pickle_values=True" in value.type_name
+    assert UNPICKLED == []
+    with Engine(db_path, {}, pickle_values=True) as engine:
+        [value] = engine.results("w", "s").output.tolist()
+        assert isinstance(value, Marker) and value.tag == "m1"
+    assert set(UNPICKLED) == {"m1"}  # opted in: now it is unpickled
+
+
+# --- schema --------------------------------------------------------------------------------
+def test_schema_version_is_recorded_once_per_migration(db_path):
+    files = sorted(
+        int(re.match(r"(\d+)_", entry.name).group(1))
+        for entry in resources.files("maestro_nb.store.migrations").iterdir()
+        if re.match(r"\d+_.*\.sql$", entry.name)
+    )
+    assert files[:2] == [1, 2]
+    with Engine(db_path, {}) as engine:
+        assert engine.store.schema_version == files[-1]
+    with Engine(db_path, {}) as engine:  # reopening applies nothing twice
+        versions = engine.sql("SELECT version FROM schema_migrations ORDER BY version").version.tolist()
+        assert versions == files
+
+
+# --- locking ---------------------------------------------------------------------------------
+HOLDER = """
+import sys
+from maestro_nb.engine.engine import Engine
+engine = Engine(sys.argv[1], {})
+print("ready", flush=True)
+sys.stdin.readline()
+engine.close()
+"""
+
+
+def test_a_second_process_gets_a_clear_lock_error_and_read_only_works_when_free(db_path, namespace):
+    with Engine(db_path, namespace) as engine:
+        one_step(engine, namespace, 42)
+        engine.run("w")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, db_path], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError) as info:
+            Engine(db_path, {})
+        message = str(info.value)
+        assert isinstance(info.value, MaestroError)
+        assert "\n" not in message
+        assert db_path in message and "in use by another process" in message
+        assert "read_only=True" in message and "another path" in message
+        assert info.value.path == db_path
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
+    with Engine(db_path, {}, read_only=True) as viewer:
+        assert viewer.sql("SELECT status FROM instances").status.tolist() == ["SUCCEEDED"]
+        assert viewer.results("w", "s").output.tolist() == [42]
+        with pytest.raises(StateError, match="read-only"):
+            viewer.run("w")

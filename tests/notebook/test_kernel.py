@@ -1,0 +1,146 @@
+"""End to end through a real kernel: break, mutate, restart the kernel, resume; bad inputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from jupyter_client.manager import KernelManager
+
+pytestmark = pytest.mark.slow
+
+CODE = '''
+def load(n_rows):
+    return {"n": n_rows}
+
+def train(load, lr, depth):
+    return {"score": round(lr * depth, 3)}
+'''
+
+TUNE = '''%%workflow tune
+params: {n_rows: 10}
+steps:
+  - id: load
+    run: load
+  - id: train
+    after: [load]
+    foreach: {lr: [0.1, 0.2], depth: [3, 5]}
+    run: train
+'''
+
+COUNTS = ('import maestro_nb; print(json.dumps([int(n) for n in maestro_nb.sql("SELECT '
+          "(SELECT count(*) FROM attempt_log), (SELECT count(*) FROM event_log), "
+          "(SELECT count(*) FROM breakpoint_log), (SELECT count(*) FROM instance_log), "
+          '(SELECT count(*) FROM workflow_versions)").iloc[0]]))')
+
+
+class Kernel:
+    """A kernel and a blocking client; `run(code)` collects what the cell shows."""
+
+    def __init__(self, cwd: str):
+        self.manager = KernelManager(kernel_name="python3")
+        self.manager.start_kernel(cwd=cwd)
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str, timeout: float = 60) -> dict[str, Any]:
+        msg_id = self.client.execute(code)
+        out: dict[str, Any] = {"stdout": "", "stderr": "", "results": [], "error": None}
+        while True:
+            msg = self.client.get_iopub_msg(timeout=timeout)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out[content["name"]] += content["text"]
+            elif kind in ("execute_result", "display_data"):
+                out["results"].append(content["data"])
+            elif kind == "error":
+                out["error"] = content
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        self.client.get_shell_msg(timeout=timeout)
+        return out
+
+    def ok(self, code: str) -> dict[str, Any]:
+        out = self.run(code)
+        assert out["error"] is None and not out["stderr"], out
+        return out
+
+    def restart(self) -> None:
+        self.manager.restart_kernel(now=True)
+        self.client.wait_for_ready(timeout=60)
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def start(kernel: Kernel) -> None:
+    kernel.ok("import json\nimport maestro_nb\n%load_ext maestro_nb\n%workflow db state.duckdb")
+    kernel.ok(CODE)
+
+
+def test_break_mutate_restart_kernel_resume(tmp_path):
+    kernel = Kernel(str(tmp_path))
+    try:
+        start(kernel)
+        kernel.ok(TUNE)
+        kernel.ok("%breakpoint tune.train --iteration 2")
+        shown = kernel.ok("%workflow run tune")["results"][0]["text/plain"]
+        assert "tune#1 (version 1, run 1): paused" in shown
+        kernel.ok("bp_train[0].params['lr'] = 0.5")
+        assert kernel.ok("print(paused[0].params['lr'], len(paused))")["stdout"] == "0.5 1\n"
+
+        kernel.restart()
+        start(kernel)
+        out = kernel.ok("a = paused[0]; print(a.label, a.loop_params, a.params['lr'])")
+        assert out["stdout"] == "tune#1 train[2] {'lr': 0.2, 'depth': 3} 0.5\n"
+        assert "bp_train" in kernel.ok("%breakpoint list")["results"][0]["text/plain"]
+        kernel.ok("%resume tune.train")
+        frame = kernel.ok("print(json.dumps(list(maestro_nb.sql(\"SELECT output FROM iterations "
+                          "WHERE step_id = 'train' ORDER BY iteration\")['output'])))")
+        outputs = [json.loads(o)["score"] for o in json.loads(frame["stdout"])]
+        assert outputs == [0.3, 0.5, 1.5, 1.0]  # iteration 2 ran with the mutated lr=0.5
+    finally:
+        kernel.close()
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    k = Kernel(str(tmp_path_factory.mktemp("kernel")))
+    start(k)
+    k.ok(TUNE)
+    yield k
+    k.close()
+
+
+BAD_INPUTS = [
+    ("", "%resume", "UsageError: nothing is paused"),
+    ("", "%workflow run tnue", "did you mean 'tune'?"),
+    ("", "%workflow results tune.trian", "unknown step 'trian'; did you mean 'train'?"),
+    ("", "%breakpoint tune.trian", "did you mean 'train'?"),
+    ("", "%workflow run tune lr", "give a param as NAME=VALUE"),
+    ("", "%workflow run tune 2x=1", "'2x' is not a param name"),
+    ("", "%workflow run tune n_row=1", "did you mean 'n_rows'?"),
+    ("", "%%workflow broken\nsteps:\n  - id: a\n    rn: load\n", "did you mean 'run'?  [line 3: rn: load]"),
+    ("%breakpoint tune.train --iteration 0\n%workflow run tune",
+     "paused[0].params['lr'] = object()", "UsageError: tune#1 train[0]: param 'lr' cannot take a builtins.object"),
+    ("", "paused[0].params['depht'] = 1", "did you mean 'depth'?"),
+    ("", "%resume tune.train --iteration 7", "nothing paused matches tune.train --iteration 7"),
+]
+
+
+@pytest.mark.parametrize("setup, code, expected", BAD_INPUTS, ids=[c for _, c, _ in BAD_INPUTS])
+def test_bad_input_is_one_line_and_changes_nothing(kernel, setup, code, expected):
+    if setup:
+        kernel.ok(setup)
+    before = kernel.ok(COUNTS)["stdout"]
+    out = kernel.run(code)
+    assert out["error"] is None, out["error"]  # UsageErrors show no traceback
+    lines = out["stderr"].splitlines()
+    assert len(lines) == 1 and lines[0].startswith("UsageError: ") and expected in lines[0], out["stderr"]
+    assert "Traceback" not in out["stdout"] + out["stderr"]
+    assert kernel.ok(COUNTS)["stdout"] == before

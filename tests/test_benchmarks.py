@@ -1,0 +1,33 @@
+"""The benchmark scripts run (with --quick) and print their figures; no timing is asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+
+EXPECTED = {
+    "sweep.py": ["sweep n=1000:", "sweep n=5000:", "sweep: n=5000 ratio"],
+    "million.py": ["million n=20000: engine", "peak RSS", "million: 20000 iterations completed"],
+    "resume.py": ["resume one of 2000 paused:", "delete breakpoint, 2000 resume and finish:", "resume: one"],
+    "breakpoint_check.py": ["breakpoints on other steps:", "on the same step, other instances:",
+                            "breakpoint_check:"],
+    "import_time.py": ["import maestro_nb:", "import maestro_nb.engine.engine:", "import_time: import maestro_nb"],
+    "peers/prefect_sweep.py": ["prefect_sweep:"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_benchmark_runs(script: str, tmp_path) -> None:
+    """Each script exits 0 with --quick and prints its figure lines."""
+    proc = subprocess.run([sys.executable, os.path.join(BENCHMARKS, script), "--quick"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for line in EXPECTED[script]:
+        assert line in proc.stdout, f"{line!r} not in the output of {script}:\n{proc.stdout}"
+    assert "machine:" in proc.stdout or script.startswith("peers/")
