@@ -419,8 +419,7 @@ class Scheduler:
         self.paused[a] = None
         self._pause_pending = True
         self._notify("paused", a)
-        if point == "before":
-            self._dispatch(a.node)
+        self._dispatch(a.node)  # a paused attempt holds no concurrency slot, at either point
         return True
 
     def _take_trap(self, a: Attempt) -> set[int]:
