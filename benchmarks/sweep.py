@@ -24,9 +24,11 @@ def engine_run(n: int, workdir: str, tag: str) -> float:
     try:
         eng.define("sweep", c.sweep_definition(n))
         gc.collect()
+        cpu = time.process_time()
         start = time.perf_counter()
         instance = eng.run("sweep")
         elapsed = time.perf_counter() - start
+        c.LAST_CPU[0] = time.process_time() - cpu
         assert instance.status.value == "SUCCEEDED", instance
         check_rows(eng, n)
     finally:
@@ -59,14 +61,19 @@ def main() -> None:
         ratio = None
         for n in sizes:
             runs = c.repeats(5 if n < 100_000 else 5)
-            base, eng = [], []
+            base, eng, base_cpu, eng_cpu = [], [], [], []
             for r in range(runs):
                 base.append(c.baseline(n))
+                base_cpu.append(c.LAST_CPU[0])
                 eng.append(engine_run(n, tmp, f"{n}-{r}"))
+                eng_cpu.append(c.LAST_CPU[0])
             b, e = c.median(base), c.median(eng)
             ratio = e / b
             print(f"sweep n={n}: engine {e:.3f} s ({c.us(e, n)}), baseline {b:.3f} s ({c.us(b, n)}), "
                   f"ratio {ratio:.2f}x  [median of {runs}; engine runs {', '.join(f'{x:.3f}' for x in eng)}]")
+            print(f"sweep n={n} cpu: engine {c.us(c.median(eng_cpu), n)}, baseline {c.us(c.median(base_cpu), n)}, "
+                  f"ratio {c.median(eng_cpu) / c.median(base_cpu):.2f}x; median of paired wall ratios "
+                  f"{c.median([x / y for x, y in zip(eng, base)]):.2f}x")
         n = sizes[-1]
         verdict = "met" if ratio <= TARGET else "NOT met"
         print(f"sweep: n={n} ratio {ratio:.2f}x baseline (target <= {TARGET:g}x at 100000): {verdict}")
