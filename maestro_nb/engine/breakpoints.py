@@ -85,25 +85,42 @@ class Breakpoint:
 class BreakpointIndex:
     """Breakpoints by (workflow, step, pause point): a check is one dict lookup."""
 
+    FEW = 8  # up to this many breakpoints on one step are simply scanned
+
     def __init__(self) -> None:
         self.by_id: dict[int, Breakpoint] = {}
         self._by_target: dict[tuple[str, str, str], list[Breakpoint]] = {}
+        # The same, split by instance scope (None: every instance), for steps with many.
+        self._by_instance: dict[tuple[str, str, str], dict[int | None, list[Breakpoint]]] = {}
 
     def add(self, bp: Breakpoint) -> None:
         self.by_id[bp.id] = bp
-        self._by_target.setdefault((bp.workflow, bp.step, bp.pause_point), []).append(bp)
+        key = (bp.workflow, bp.step, bp.pause_point)
+        self._by_target.setdefault(key, []).append(bp)
+        self._by_instance.setdefault(key, {}).setdefault(bp.instance_id, []).append(bp)
 
     def remove(self, bp: Breakpoint) -> None:
         del self.by_id[bp.id]
         key = (bp.workflow, bp.step, bp.pause_point)
         self._by_target[key].remove(bp)
+        scoped = self._by_instance[key]
+        scoped[bp.instance_id].remove(bp)
+        if not scoped[bp.instance_id]:
+            del scoped[bp.instance_id]
         if not self._by_target[key]:
             del self._by_target[key]
+            del self._by_instance[key]
 
     def matching(self, attempt: Attempt, pause_point: str) -> list[Breakpoint]:
-        candidates = self._by_target.get((attempt.instance.workflow, attempt.node.step.id, pause_point))
+        key = (attempt.instance.workflow, attempt.node.step.id, pause_point)
+        candidates = self._by_target.get(key)
         if not candidates:
             return []
+        if len(candidates) > self.FEW:  # many on this step: only these scopes can match
+            scoped = self._by_instance[key]
+            mine = scoped.get(attempt.instance.instance_id, ())
+            everyone = scoped.get(None, ())
+            candidates = sorted([*everyone, *mine], key=_by_id) if mine and everyone else (mine or everyone)
         return [bp for bp in candidates if bp.matches(attempt)]
 
     def on_step(self, workflow: str, step: str) -> list[Breakpoint]:
@@ -114,3 +131,7 @@ class BreakpointIndex:
 
     def __len__(self) -> int:
         return len(self.by_id)
+
+
+def _by_id(bp: Breakpoint) -> int:
+    return bp.id

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..errors import MaestroError, ParamError, StateError, UnknownNameError, nearest
+from ..errors import DefinitionError, MaestroError, ParamError, StateError, UnknownNameError, nearest
 from ..models.definition import WorkflowDefinition
 from ..models.expressions import compile_expression
 from ..models.parse import parse_definition
@@ -157,10 +157,7 @@ class Engine:
     def define(self, name: str, source: str | Mapping[str, Any]) -> Defined:
         """Parse, validate and store a definition; an unchanged body keeps its version."""
         definition = parse_definition(name, source)
-        for step_id in definition.step_ids:
-            step = definition.step(step_id)
-            if step.kind == "workflow" and step.target != name and step.target not in self._known_workflows():
-                raise UnknownNameError("workflow", step.target, self._known_workflows(), workflow=name)
+        self._check_sub_workflows(definition)
 
         def store() -> Defined:
             latest = self.store.latest_version(name)
@@ -173,6 +170,30 @@ class Engine:
             return Defined(name, version, True, definition)
 
         return self._act(store, drive=False)
+
+    def _check_sub_workflows(self, definition: WorkflowDefinition) -> None:
+        """Sub-workflow steps name stored workflows, and no workflow ends up calling itself."""
+        import networkx as nx
+
+        def calls(d: WorkflowDefinition) -> list[tuple[str, str]]:
+            return [(d.name, d.step(s).target) for s in d.step_ids if d.step(s).kind == "workflow"]
+
+        graph = nx.DiGraph()
+        for caller, callee in calls(definition):
+            if callee != definition.name and callee not in self._latest:
+                raise UnknownNameError("workflow", callee, self._known_workflows(), workflow=definition.name)
+            graph.add_edge(caller, callee)
+        if not graph:
+            return
+        for other in self._latest:
+            if other != definition.name:
+                graph.add_edges_from(calls(self.definition(other)))
+        try:
+            cycle = nx.find_cycle(graph, definition.name)
+        except nx.NetworkXNoCycle:
+            return
+        path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
+        raise DefinitionError(f"sub-workflows call each other in a cycle: {path}", workflow=definition.name)
 
     def _known_workflows(self) -> list[str]:
         return sorted(self._latest)

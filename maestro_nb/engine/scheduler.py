@@ -93,14 +93,20 @@ class Scheduler:
         self._dirty_instances[instance] = None
 
     def event(self, kind: str, detail: dict[str, Any], instance: Instance | None = None,
-              attempt: Attempt | None = None, workflow: str | None = None) -> None:
+              attempt: Attempt | None = None, workflow: str | None = None,
+              node: Node | None = None) -> None:
+        """Record a timeline event about an attempt, a step (node), an instance or a workflow."""
+        step_id = iteration = number = None
         if attempt is not None:
             instance = attempt.instance
+            step_id, iteration, number = attempt.step_id, attempt.iteration, attempt.number
+        elif node is not None:
+            instance = node.frame.instance
+            step_id, iteration = node.step.id, node.frame.path
         self._events.append((
             None, now(), instance.workflow if instance else workflow,
             instance.instance_id if instance else None, instance.run_id if instance else None,
-            attempt.step_id if attempt else None, attempt.iteration if attempt else None,
-            attempt.number if attempt else None, kind, json.dumps(detail, default=repr),
+            step_id, iteration, number, kind, json.dumps(detail, default=repr),
         ))
 
     def flush(self) -> None:
@@ -474,6 +480,7 @@ class Scheduler:
     def _finish_node(self, node: Node, status: StepStatus | None, blocked: bool = False) -> None:
         node.status = status
         node.blocked = blocked
+        self.event("step", {"status": "BLOCKED" if blocked else status.value}, node=node)
         frame = node.frame
         if status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) or (status is S.SKIPPED and node.output_given):
             frame.scope[node.step.id] = node.output()

@@ -135,6 +135,8 @@ CASES = [
         DefinitionError, ("'ignor'", "did you mean 'ignore'"), 4),
     Bad("sub-workflow-unknown", defining("steps:\n  - id: a\n    workflow: godo\n"), UnknownNameError,
         ("workflow 'godo'", "did you mean 'good'")),
+    Bad("sub-workflow-calls-itself", defining("steps:\n  - id: a\n    workflow: w\n"), DefinitionError,
+        ("cycle", "w -> w")),
     # --- running, params ---
     Bad("run-unknown-workflow", lambda e: e.run("godo"), UnknownNameError, ("'godo'", "did you mean 'good'")),
     Bad("param-unknown-name", lambda e: e.run("good", {"nn": 2}), ParamError, ("'nn'", "did you mean 'n'")),
@@ -218,3 +220,11 @@ def test_a_step_that_fails_is_not_an_api_error(prepared, namespace):
     instance = prepared.run("good")
     assert instance.status.value == "FAILED"
     assert counts(prepared)["attempt_log"] > before["attempt_log"]
+
+
+def test_sub_workflows_calling_each_other_in_a_cycle_are_refused(engine):
+    engine.define("outer", "steps:\n  - id: a\n    noop: true\n")
+    engine.define("inner", "steps:\n  - id: b\n    workflow: outer\n")
+    with pytest.raises(DefinitionError, match="cycle: outer -> inner -> outer"):
+        engine.define("outer", "steps:\n  - id: a\n    workflow: inner\n")
+    assert engine.definition("outer").step("a").kind == "noop"

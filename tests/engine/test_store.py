@@ -271,3 +271,18 @@ def test_a_second_process_gets_a_clear_lock_error_and_read_only_works_when_free(
         assert viewer.results("w", "s").output.tolist() == [42]
         with pytest.raises(StateError, match="read-only"):
             viewer.run("w")
+
+
+def test_steps_view_shows_the_step_level_status(engine, namespace):
+    namespace["f"] = lambda i: 1 / (i - 1)
+    engine.define("w", {"steps": [
+        {"id": "a", "foreach": {"i": [0, 1, 2]}, "run": "f", "failure_mode": "ignore"},
+        {"id": "b", "after": ["a"], "noop": True},
+        {"id": "c", "foreach": {"i": [1]}, "run": "f", "failure_mode": "fail_after_running"},
+        {"id": "d", "after": ["c"], "noop": True},
+    ]})
+    engine.run("w")
+    statuses = dict(engine.sql("SELECT step_id, status FROM steps").values.tolist())
+    assert statuses == {"a": "COMPLETED_WITH_ERROR", "b": "SUCCEEDED", "c": "USER_FAILED"}
+    blocked = engine.sql("SELECT step_id, detail->>'status' AS s FROM events WHERE kind = 'step'")
+    assert ["d", "BLOCKED"] in blocked.values.tolist()
