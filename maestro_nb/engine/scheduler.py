@@ -668,6 +668,7 @@ class Scheduler:
 
     def _continue(self, a: Attempt) -> None:
         a.node.active += 1
+        a.error = None  # a paused attempt's only note is why a condition paused it: spent now
         if a.pause_point == "after":
             self._succeed(a)
             return

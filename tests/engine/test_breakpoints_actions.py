@@ -7,7 +7,9 @@ import pytest
 
 from maestro_nb.models.status import StepStatus
 
-from .bp_support import LINE, SWEEP, Calls, instance_status, labels, line_steps, stored, sweep_steps
+from .bp_support import (
+    LINE, NESTED, SWEEP, Calls, instance_status, labels, line_steps, nested_steps, stored, sweep_steps,
+)
 
 S = StepStatus
 
@@ -198,8 +200,6 @@ def test_step_into_a_foreach_pauses_each_iteration_once_not_its_retries(engine, 
 
 
 def test_step_into_a_nested_foreach_pauses_at_the_entry_steps_of_its_body(engine, namespace, calls):
-    from .bp_support import NESTED, nested_steps
-
     nested_steps(namespace, calls)
     namespace["prep"] = lambda: 0
     steps = [{"id": "prep", "run": "prep"}] + [

@@ -91,6 +91,7 @@ os._exit(0)  # no close(): the pause and the mutation were flushed already
 """
 
 
+@pytest.mark.slow
 def test_pause_and_mutation_survive_the_process_and_resume_in_another(namespace, calls, db_path):
     script = "SWEEP = " + repr(SWEEP) + "\n" + textwrap.dedent(FIRST_HALF)
     done = subprocess.run([sys.executable, "-c", script, db_path], capture_output=True, text=True,
