@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..errors import DefinitionError, MaestroError, ParamError, StateError, UnknownNameError, nearest
+from ..errors import DefinitionError, ParamError, StateError, UnknownNameError, nearest
 from ..models.definition import WorkflowDefinition
 from ..models.expressions import compile_expression
 from ..models.parse import parse_definition

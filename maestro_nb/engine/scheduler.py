@@ -7,9 +7,7 @@ run drives. Nothing here polls: a resume puts work in `ready` and the loop picks
 
 from __future__ import annotations
 
-import json
 import queue
-import threading
 import time
 import traceback
 from collections import deque
@@ -17,24 +15,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ExpressionError, MaestroError, ParamError, StateError, UnknownNameError
+from ..errors import ExpressionError, MaestroError
 from ..models.definition import FailureMode
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
-from ..store.store import now
 from ..store.values import NotPersisted
 from .binding import Binder
-from .breakpoints import Breakpoint, BreakpointIndex
+from .breakpoints import BreakpointIndex
 from .executors import Executor
+from .controls import MISSING, PauseControls
+from .journal import Journal
 from .runtime import (
-    DONE, FAILED_CODE, HOLD_KEPT, HOLD_STEP, NO_HOLDS, PENDING, SKIPPED_CODE, STOPPED_CODE,
+    DONE, FAILED_CODE, HOLD_KEPT, HOLD_STEP, SKIPPED_CODE, STOPPED_CODE,
     Attempt, Frame, Instance, Node, outcome_code,
 )
 
 __all__ = ["Scheduler", "Seed", "MISSING"]
 
 S = StepStatus
-MISSING: Any = object()
 DEFAULT_WINDOW = 64  # attempts created ahead per foreach without a concurrency limit
 FLUSH_INTERVAL = 0.5  # seconds between flushes while a run is busy
 FLUSH_ROWS = 50_000
@@ -60,7 +58,9 @@ class Seed:
         return self.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and not isinstance(self.output, NotPersisted)
 
 
-class Scheduler:
+class Scheduler(Journal, PauseControls):
+    """Drives instances; the journal (writes) and pause controls (actions) are mixed in."""
+
     def __init__(self, store: Store, codec: ValueCodec, executor: Executor,
                  namespace: dict[str, Any], breakpoints: BreakpointIndex):
         self.store = store
@@ -74,86 +74,10 @@ class Scheduler:
         self.inflight = 0
         self.instances: dict[tuple[str, int], Instance] = {}
         self.paused: dict[Attempt, None] = {}  # insertion-ordered set of every paused attempt
-        self._dirty: list[Attempt] = []
-        self._dirty_instances: dict[Instance, None] = {}
-        self._events: list[tuple] = []
-        self._last_flush = time.monotonic()
-        self._pause_pending = False
+        Journal.__init__(self, store, codec)
         self._settle_queue: dict[Instance, None] = {}
         self.listeners: list[Callable[[str, Any], None]] = []
         self.create_child: Callable[[Attempt], Instance] = _no_children
-
-    # --- journal --------------------------------------------------------------------------
-    def journal(self, attempt: Attempt) -> None:
-        if not attempt.queued:
-            attempt.queued = True
-            self._dirty.append(attempt)
-
-    def journal_instance(self, instance: Instance) -> None:
-        self._dirty_instances[instance] = None
-
-    def event(self, kind: str, detail: dict[str, Any], instance: Instance | None = None,
-              attempt: Attempt | None = None, workflow: str | None = None,
-              node: Node | None = None) -> None:
-        """Record a timeline event about an attempt, a step (node), an instance or a workflow."""
-        step_id = iteration = number = None
-        if attempt is not None:
-            instance = attempt.instance
-            step_id, iteration, number = attempt.step_id, attempt.iteration, attempt.number
-        elif node is not None:
-            instance = node.frame.instance
-            step_id, iteration = node.step.id, node.frame.path
-        self._events.append((
-            None, now(), instance.workflow if instance else workflow,
-            instance.instance_id if instance else None, instance.run_id if instance else None,
-            step_id, iteration, number, kind, json.dumps(detail, default=repr),
-        ))
-
-    def flush(self) -> None:
-        """Write every change since the last flush: one bulk append per table."""
-        dirty, self._dirty = self._dirty, []
-        rows = []
-        if dirty:
-            first = self.store.next_seq(len(dirty))
-            encode, encode_params = self.codec.encode, self.codec.encode_params
-            for offset, a in enumerate(dirty):
-                a.queued = False
-                inst = a.instance
-                loop_params, params = a.loop_params, a.params
-                loop_text = json.dumps(loop_params) if loop_params else "{}"
-                # A step bound to its loop params alone: the same JSON text, encoded once.
-                same = params == loop_params and (len(params) < 2 or list(params) == list(loop_params))
-                rows.append((
-                    first + offset, inst.workflow, inst.instance_id, inst.run_id, a.node.step.id,
-                    a.iteration, loop_text, a.number,
-                    a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
-                    loop_text if same else encode_params(params), encode(a.output), a.error,
-                    a.transition_names(), a.times,
-                ))
-        instances = list(self._dirty_instances)
-        self._dirty_instances.clear()
-        inst_rows = []
-        if instances:
-            first = self.store.next_seq(len(instances))
-            for offset, inst in enumerate(instances):
-                inst_rows.append((
-                    first + offset, inst.workflow, inst.instance_id, inst.version, inst.run_id,
-                    inst.status.value, self.codec.encode_params(inst.params),
-                    inst.parent.instance.label if inst.parent is not None else None, now(),
-                ))
-        events, self._events = self._events, []
-        if events:
-            first = self.store.next_seq(len(events))
-            events = [(first + i,) + e[1:] for i, e in enumerate(events)]
-        self.store.append("instance_log", inst_rows)
-        self.store.append("attempt_log", rows)
-        self.store.append("event_log", events)
-        self._last_flush = time.monotonic()
-        self._pause_pending = False
-
-    def _maybe_flush(self) -> None:
-        if len(self._dirty) >= FLUSH_ROWS or time.monotonic() - self._last_flush >= FLUSH_INTERVAL:
-            self.flush()
 
     # --- instances ----------------------------------------------------------------------
     def start(self, instance: Instance) -> None:
@@ -626,188 +550,6 @@ class Scheduler:
             except BaseException as exc:
                 future.set_exception(exc)
 
-    # --- actions on paused attempts ------------------------------------------------------
-    def _require_paused(self, a: Attempt) -> None:
-        if a.status is not S.PAUSED or a not in self.paused:
-            raise StateError(f"{a.label} (attempt {a.number}) is not paused; it is {a.status.value}",
-                             workflow=a.workflow, step=a.step_id)
-
-    def _release_hold(self, a: Attempt) -> None:
-        for bp_id in a.paused_by:
-            bp = self.breakpoints.by_id.get(bp_id)
-            if bp is not None:
-                bp.paused.discard(a)
-        a.paused_by = NO_HOLDS
-        self.paused.pop(a, None)
-
-    def resume(self, a: Attempt, step: bool = False) -> None:
-        """Release one paused attempt; with `step`, pause again at its next downstream step."""
-        self._require_paused(a)
-        self._check_resumable(a)
-        self._release_hold(a)
-        self.event("resume", {"step": step}, attempt=a)
-        if step:
-            successors = frozenset(n.step.id for n in a.node.frame.successors[a.node.step.id])
-            if successors:
-                a.instance.step_traps.append((a.node.frame, successors, a.index))
-        self._continue(a)
-
-    def _check_resumable(self, a: Attempt) -> None:
-        """Refuse to run with a value that a restart lost, rather than replace it silently."""
-        values = [("output", a.output)] if a.pause_point == "after" else [
-            (f"param {name!r}", value) for name, value in a.params.items()
-        ]
-        for what, value in values:
-            if isinstance(value, NotPersisted):
-                fix = "set its output" if what == "output" else "set it (attempt.params[name] = value)"
-                raise StateError(
-                    f"{a.label}: {what} ({value.type_name}) was not persisted before the restart; "
-                    f"{fix} or retry the attempt",
-                    workflow=a.workflow, step=a.step_id,
-                )
-
-    def _continue(self, a: Attempt) -> None:
-        a.node.active += 1
-        a.error = None  # a paused attempt's only note is why a condition paused it: spent now
-        if a.pause_point == "after":
-            self._succeed(a)
-            return
-        a.transition(S.RUNNING)
-        fn = self.namespace.get(a.node.step.target) if a.node.step.kind == "run" else None
-        if a.node.step.kind == "run" and not callable(fn):
-            a.error = f"{a.node.step.target!r} is not defined in the kernel namespace"
-            a.transition(S.FATALLY_FAILED)
-            self._attempt_failed(a, retry=False)
-            return
-        self._run(a, fn, a.node.step.kind)
-        self._settle_queue[a.instance] = None
-
-    def skip(self, a: Attempt, output: Any = MISSING) -> None:
-        self._require_paused(a)
-        self._release_hold(a)
-        given = output is not MISSING
-        a.output = output if given else None
-        if given:
-            self._check_storable(a, "output", output)
-        self.event("skip", {"output": self.codec.encode(output) if given else None}, attempt=a)
-        a.transition(S.SKIPPED)
-        a.node.active += 1
-        if given and not a.node.is_foreach:
-            a.node.output_given = True
-        self._finish_iteration(a, S.SKIPPED, a.output)
-        self._settle_queue[a.instance] = None
-
-    def stop_attempt(self, a: Attempt) -> None:
-        self._require_paused(a)
-        self._release_hold(a)
-        self.event("stop", {}, attempt=a)
-        a.node.active += 1
-        a.transition(S.STOPPED)
-        self._finish_iteration(a, S.STOPPED, None)
-        self._settle_queue[a.instance] = None
-
-    def retry(self, a: Attempt) -> None:
-        """Drop a paused attempt and start a new one (checked against breakpoints again)."""
-        self._require_paused(a)
-        self._release_hold(a)
-        a.transition(S.STOPPED)
-        self.event("retry", {"attempt": a.number + 1}, attempt=a)
-        nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
-        a.node.live[a.index] = nxt
-        a.node.active += 1
-        nxt.transition(S.INITIALIZED)
-        self.ready.append(nxt)
-        self._settle_queue[a.instance] = None
-
-    def set_param(self, a: Attempt, name: str, value: Any) -> None:
-        self._require_paused(a)
-        if a.pause_point != "before":
-            raise StateError(f"{a.label} is paused after its step ran; its params are spent, change its output instead")
-        if name not in a.params and not self._accepts(a, name):
-            raise UnknownNameError("param", name, a.params, workflow=a.workflow)
-        self._check_storable(a, f"param {name!r}", value)
-        old = a.params.get(name, MISSING)
-        a.params[name] = value
-        self.event("mutate", {"param": name, "old": None if old is MISSING else self.codec.encode(old),
-                              "new": self.codec.encode(value)}, attempt=a)
-        self.journal(a)
-        self._pause_pending = True
-
-    def set_output(self, a: Attempt, value: Any) -> None:
-        self._require_paused(a)
-        if a.pause_point != "after":
-            raise StateError(f"{a.label} is paused before its step ran; it has no output yet, change its params")
-        self._check_storable(a, "output", value)
-        old = a.output
-        a.output = value
-        self.event("mutate", {"output": True, "old": self.codec.encode(old), "new": self.codec.encode(value)}, attempt=a)
-        self.journal(a)
-        self._pause_pending = True
-
-    def _accepts(self, a: Attempt, name: str) -> bool:
-        if a.node.step.kind != "run":
-            return True
-        fn = self.namespace.get(a.node.step.target)
-        import inspect
-
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            return True
-        return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-    def _check_storable(self, a: Attempt, what: str, value: Any) -> None:
-        if not self.codec.storable(value):
-            raise ParamError(
-                f"{a.label}: {what} cannot take a {type(value).__module__}.{type(value).__qualname__}: "
-                "only JSON-native values and DataFrame/Arrow tables are stored "
-                "(or open the engine with pickle_values=True)",
-                workflow=a.workflow, step=a.step_id,
-            )
-
-    # --- breakpoints --------------------------------------------------------------------
-    def add_breakpoint(self, bp: Breakpoint) -> None:
-        self.breakpoints.add(bp)
-
-    def delete_breakpoint(self, bp: Breakpoint, keep_paused: bool = False) -> list[Attempt]:
-        """Remove `bp`; attempts it alone held resume, unless `keep_paused`."""
-        self.breakpoints.remove(bp)
-        released = []
-        for a in sorted(bp.paused, key=_order):
-            a.paused_by.discard(bp.id)
-            self.journal(a)  # the stored paused_by must not name a deleted breakpoint
-            if a.paused_by:
-                continue
-            if keep_paused:
-                a.paused_by.add(HOLD_KEPT)
-                continue
-            try:
-                self._check_resumable(a)
-            except StateError as exc:
-                a.paused_by.add(HOLD_KEPT)
-                self.event("resume_refused", {"reason": exc.message}, attempt=a)
-                continue
-            self.paused.pop(a, None)
-            released.append(a)
-        bp.paused.clear()
-        for a in released:
-            self.event("resume", {"breakpoint_deleted": bp.id}, attempt=a)
-            self._continue(a)
-        self._pause_pending = True
-        return released
-
-    def stop_instance(self, instance: Instance) -> None:
-        if instance.status.terminal:
-            raise StateError(f"{instance.label} already ended {instance.status.value}", workflow=instance.workflow)
-        instance.stopping = True
-        for a in [a for a in self.ready if a.instance is instance]:
-            self.ready.remove(a)
-            a.transition(S.STOPPED)
-            a.node.live.pop(a.index, None)
-        self.event("stop_instance", {}, instance=instance)
-        self._settle_queue[instance] = None
-
-
 def _no_children(a: Attempt) -> Instance:
     raise MaestroError("sub-workflows need an Engine")
 
@@ -822,10 +564,6 @@ def _trapped(a: Attempt, frame: Frame, steps: frozenset[str], index: int | None)
         if node.frame is frame:
             return node.step.id in steps
     return False
-
-
-def _order(a: Attempt) -> tuple:
-    return (a.instance.workflow, a.instance.instance_id, a.node.step.id, a.index if a.index is not None else -1)
 
 
 def _all_nodes(frame: Frame | None):

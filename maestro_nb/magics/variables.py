@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from ..engine.runtime import HOLD_KEPT, HOLD_STEP
 from ..engine.scheduler import MISSING
 from ..errors import nearest
-from .display import Table, Views, _esc, attempt_label, loop_text, short
+from .display import Table, Views, _esc, loop_text, short
 from .usage import usage_errors
 
 if TYPE_CHECKING:

@@ -1,0 +1,205 @@
+"""Actions on paused attempts and breakpoints: resume, step, skip, stop, retry, mutate, delete.
+
+Mixed into Scheduler; every method runs on the driving thread (the Engine sends it there).
+No action leaves a stale pause record: each releases the attempt's holds first.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..errors import ParamError, StateError, UnknownNameError
+from ..models.status import StepStatus
+from ..store.values import NotPersisted
+from .breakpoints import Breakpoint
+from .runtime import HOLD_KEPT, NO_HOLDS, Attempt, Instance
+
+__all__ = ["PauseControls", "MISSING"]
+
+S = StepStatus
+MISSING: Any = object()
+
+
+class PauseControls:
+    def _require_paused(self, a: Attempt) -> None:
+        if a.status is not S.PAUSED or a not in self.paused:
+            raise StateError(f"{a.label} (attempt {a.number}) is not paused; it is {a.status.value}",
+                             workflow=a.workflow, step=a.step_id)
+
+    def _release_hold(self, a: Attempt) -> None:
+        for bp_id in a.paused_by:
+            bp = self.breakpoints.by_id.get(bp_id)
+            if bp is not None:
+                bp.paused.discard(a)
+        a.paused_by = NO_HOLDS
+        self.paused.pop(a, None)
+
+    def resume(self, a: Attempt, step: bool = False) -> None:
+        """Release one paused attempt; with `step`, pause again at its next downstream step."""
+        self._require_paused(a)
+        self._check_resumable(a)
+        self._release_hold(a)
+        self.event("resume", {"step": step}, attempt=a)
+        if step:
+            successors = frozenset(n.step.id for n in a.node.frame.successors[a.node.step.id])
+            if successors:
+                a.instance.step_traps.append((a.node.frame, successors, a.index))
+        self._continue(a)
+
+    def _check_resumable(self, a: Attempt) -> None:
+        """Refuse to run with a value that a restart lost, rather than replace it silently."""
+        values = [("output", a.output)] if a.pause_point == "after" else [
+            (f"param {name!r}", value) for name, value in a.params.items()
+        ]
+        for what, value in values:
+            if isinstance(value, NotPersisted):
+                fix = "set its output" if what == "output" else "set it (attempt.params[name] = value)"
+                raise StateError(
+                    f"{a.label}: {what} ({value.type_name}) was not persisted before the restart; "
+                    f"{fix} or retry the attempt",
+                    workflow=a.workflow, step=a.step_id,
+                )
+
+    def _continue(self, a: Attempt) -> None:
+        a.node.active += 1
+        a.error = None  # a paused attempt's only note is why a condition paused it: spent now
+        if a.pause_point == "after":
+            self._succeed(a)
+            return
+        a.transition(S.RUNNING)
+        fn = self.namespace.get(a.node.step.target) if a.node.step.kind == "run" else None
+        if a.node.step.kind == "run" and not callable(fn):
+            a.error = f"{a.node.step.target!r} is not defined in the kernel namespace"
+            a.transition(S.FATALLY_FAILED)
+            self._attempt_failed(a, retry=False)
+            return
+        self._run(a, fn, a.node.step.kind)
+        self._settle_queue[a.instance] = None
+
+    def skip(self, a: Attempt, output: Any = MISSING) -> None:
+        self._require_paused(a)
+        self._release_hold(a)
+        given = output is not MISSING
+        a.output = output if given else None
+        if given:
+            self._check_storable(a, "output", output)
+        self.event("skip", {"output": self.codec.encode(output) if given else None}, attempt=a)
+        a.transition(S.SKIPPED)
+        a.node.active += 1
+        if given and not a.node.is_foreach:
+            a.node.output_given = True
+        self._finish_iteration(a, S.SKIPPED, a.output)
+        self._settle_queue[a.instance] = None
+
+    def stop_attempt(self, a: Attempt) -> None:
+        self._require_paused(a)
+        self._release_hold(a)
+        self.event("stop", {}, attempt=a)
+        a.node.active += 1
+        a.transition(S.STOPPED)
+        self._finish_iteration(a, S.STOPPED, None)
+        self._settle_queue[a.instance] = None
+
+    def retry(self, a: Attempt) -> None:
+        """Drop a paused attempt and start a new one (checked against breakpoints again)."""
+        self._require_paused(a)
+        self._release_hold(a)
+        a.transition(S.STOPPED)
+        self.event("retry", {"attempt": a.number + 1}, attempt=a)
+        nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
+        a.node.live[a.index] = nxt
+        a.node.active += 1
+        nxt.transition(S.INITIALIZED)
+        self.ready.append(nxt)
+        self._settle_queue[a.instance] = None
+
+    def set_param(self, a: Attempt, name: str, value: Any) -> None:
+        self._require_paused(a)
+        if a.pause_point != "before":
+            raise StateError(f"{a.label} is paused after its step ran; its params are spent, change its output instead")
+        if name not in a.params and not self._accepts(a, name):
+            raise UnknownNameError("param", name, a.params, workflow=a.workflow)
+        self._check_storable(a, f"param {name!r}", value)
+        old = a.params.get(name, MISSING)
+        a.params[name] = value
+        self.event("mutate", {"param": name, "old": None if old is MISSING else self.codec.encode(old),
+                              "new": self.codec.encode(value)}, attempt=a)
+        self.journal(a)
+        self._pause_pending = True
+
+    def set_output(self, a: Attempt, value: Any) -> None:
+        self._require_paused(a)
+        if a.pause_point != "after":
+            raise StateError(f"{a.label} is paused before its step ran; it has no output yet, change its params")
+        self._check_storable(a, "output", value)
+        old = a.output
+        a.output = value
+        self.event("mutate", {"output": True, "old": self.codec.encode(old), "new": self.codec.encode(value)}, attempt=a)
+        self.journal(a)
+        self._pause_pending = True
+
+    def _accepts(self, a: Attempt, name: str) -> bool:
+        if a.node.step.kind != "run":
+            return True
+        fn = self.namespace.get(a.node.step.target)
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return True
+        return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+    def _check_storable(self, a: Attempt, what: str, value: Any) -> None:
+        if not self.codec.storable(value):
+            raise ParamError(
+                f"{a.label}: {what} cannot take a {type(value).__module__}.{type(value).__qualname__}: "
+                "only JSON-native values and DataFrame/Arrow tables are stored "
+                "(or open the engine with pickle_values=True)",
+                workflow=a.workflow, step=a.step_id,
+            )
+
+    # --- breakpoints --------------------------------------------------------------------
+    def add_breakpoint(self, bp: Breakpoint) -> None:
+        self.breakpoints.add(bp)
+
+    def delete_breakpoint(self, bp: Breakpoint, keep_paused: bool = False) -> list[Attempt]:
+        """Remove `bp`; attempts it alone held resume, unless `keep_paused`."""
+        self.breakpoints.remove(bp)
+        released = []
+        for a in sorted(bp.paused, key=_order):
+            a.paused_by.discard(bp.id)
+            self.journal(a)  # the stored paused_by must not name a deleted breakpoint
+            if a.paused_by:
+                continue
+            if keep_paused:
+                a.paused_by.add(HOLD_KEPT)
+                continue
+            try:
+                self._check_resumable(a)
+            except StateError as exc:
+                a.paused_by.add(HOLD_KEPT)
+                self.event("resume_refused", {"reason": exc.message}, attempt=a)
+                continue
+            self.paused.pop(a, None)
+            released.append(a)
+        bp.paused.clear()
+        for a in released:
+            self.event("resume", {"breakpoint_deleted": bp.id}, attempt=a)
+            self._continue(a)
+        self._pause_pending = True
+        return released
+
+    def stop_instance(self, instance: Instance) -> None:
+        if instance.status.terminal:
+            raise StateError(f"{instance.label} already ended {instance.status.value}", workflow=instance.workflow)
+        instance.stopping = True
+        for a in [a for a in self.ready if a.instance is instance]:
+            self.ready.remove(a)
+            a.transition(S.STOPPED)
+            a.node.live.pop(a.index, None)
+        self.event("stop_instance", {}, instance=instance)
+        self._settle_queue[instance] = None
+
+
+def _order(a: Attempt) -> tuple:
+    return (a.instance.workflow, a.instance.instance_id, a.node.step.id, a.index if a.index is not None else -1)

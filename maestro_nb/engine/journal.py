@@ -1,0 +1,95 @@
+"""The write side of the scheduler: changes are queued here and flushed in bulk.
+
+Mixed into Scheduler. Nothing is written per transition: an attempt is queued once until the
+next flush, which appends one Arrow batch per table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ..store import Store, ValueCodec
+from ..store.store import now
+from .runtime import Attempt, Instance, Node
+
+__all__ = ["Journal"]
+
+
+class Journal:
+    def __init__(self, store: Store, codec: ValueCodec):
+        self.store = store
+        self.codec = codec
+        self._dirty: list[Attempt] = []
+        self._dirty_instances: dict[Instance, None] = {}
+        self._events: list[tuple] = []
+        self._last_flush = time.monotonic()
+        self._pause_pending = False
+
+    def journal(self, attempt: Attempt) -> None:
+        if not attempt.queued:
+            attempt.queued = True
+            self._dirty.append(attempt)
+
+    def journal_instance(self, instance: Instance) -> None:
+        self._dirty_instances[instance] = None
+
+    def event(self, kind: str, detail: dict[str, Any], instance: Instance | None = None,
+              attempt: Attempt | None = None, workflow: str | None = None,
+              node: Node | None = None) -> None:
+        """Record a timeline event about an attempt, a step (node), an instance or a workflow."""
+        step_id = iteration = number = None
+        if attempt is not None:
+            instance = attempt.instance
+            step_id, iteration, number = attempt.step_id, attempt.iteration, attempt.number
+        elif node is not None:
+            instance = node.frame.instance
+            step_id, iteration = node.step.id, node.frame.path
+        self._events.append((
+            None, now(), instance.workflow if instance else workflow,
+            instance.instance_id if instance else None, instance.run_id if instance else None,
+            step_id, iteration, number, kind, json.dumps(detail, default=repr),
+        ))
+
+    def flush(self) -> None:
+        """Write every change since the last flush: one bulk append per table."""
+        dirty, self._dirty = self._dirty, []
+        rows = []
+        if dirty:
+            first = self.store.next_seq(len(dirty))
+            encode, encode_params = self.codec.encode, self.codec.encode_params
+            for offset, a in enumerate(dirty):
+                a.queued = False
+                inst = a.instance
+                loop_params, params = a.loop_params, a.params
+                loop_text = json.dumps(loop_params) if loop_params else "{}"
+                # A step bound to its loop params alone: the same JSON text, encoded once.
+                same = params == loop_params and (len(params) < 2 or list(params) == list(loop_params))
+                rows.append((
+                    first + offset, inst.workflow, inst.instance_id, inst.run_id, a.node.step.id,
+                    a.iteration, loop_text, a.number,
+                    a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
+                    loop_text if same else encode_params(params), encode(a.output), a.error,
+                    a.transition_names(), a.times,
+                ))
+        instances = list(self._dirty_instances)
+        self._dirty_instances.clear()
+        inst_rows = []
+        if instances:
+            first = self.store.next_seq(len(instances))
+            for offset, inst in enumerate(instances):
+                inst_rows.append((
+                    first + offset, inst.workflow, inst.instance_id, inst.version, inst.run_id,
+                    inst.status.value, self.codec.encode_params(inst.params),
+                    inst.parent.instance.label if inst.parent is not None else None, now(),
+                ))
+        events, self._events = self._events, []
+        if events:
+            first = self.store.next_seq(len(events))
+            events = [(first + i,) + e[1:] for i, e in enumerate(events)]
+        self.store.append("instance_log", inst_rows)
+        self.store.append("attempt_log", rows)
+        self.store.append("event_log", events)
+        self._last_flush = time.monotonic()
+        self._pause_pending = False
