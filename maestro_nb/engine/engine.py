@@ -23,7 +23,8 @@ from .breakpoints import PAUSE_POINTS, Breakpoint, BreakpointIndex
 from .executors import Executor, make_executor
 from .results import results_frame
 from .runtime import Attempt, Instance
-from .scheduler import MISSING, Scheduler, Seed
+from .scheduler import MISSING, Scheduler
+from .seeds import drop_for_restart, read_seeds
 
 __all__ = ["Engine", "Defined"]
 
@@ -205,13 +206,10 @@ class Engine:
         version = version or self._latest[workflow]
         key = (workflow, version)
         if key not in self._definitions:
-            rows = self.store.rows(
-                "SELECT source FROM workflow_versions WHERE workflow = ? AND version = ?", [workflow, version]
-            )
-            if not rows:
+            source = self.store.definition_source(workflow, version)
+            if source is None:
                 raise UnknownNameError("version", str(version), [str(v) for v in range(1, self._latest[workflow] + 1)],
                                        workflow=workflow)
-            source = rows[0][0]
             data: Any = source
             if source.lstrip().startswith("{"):
                 try:
@@ -323,23 +321,9 @@ class Engine:
                     "(resume or stop it first)", workflow=workflow,
                 )
             self.scheduler.flush()
-            seeds = self._seeds(instance)
+            seeds = read_seeds(self.store, self.codec, instance)
             if from_step is not None:
-                dropped = self._invalidated(definition, from_step, iteration is None)
-                target = None if iteration is None else str(iteration)
-                if target is not None:
-                    known = {it for (sid, it) in seeds if sid == from_step or definition.parent(sid) == from_step}
-                    if not any(it == target or it.startswith(target + "/") for it in known):
-                        raise UnknownNameError("iteration", target, sorted(known, key=_iteration_key),
-                                               workflow=workflow)
-                for key in list(seeds):
-                    sid, it = key
-                    if sid in dropped:
-                        if target is None or _same_outer_iteration(definition, sid, it, from_step, target):
-                            del seeds[key]
-                    elif target is not None and (sid == from_step or from_step in definition.enclosing(sid)) and (
-                            it == target or it.startswith(target + "/")):
-                        del seeds[key]
+                drop_for_restart(seeds, definition, from_step, None if iteration is None else str(iteration))
             fresh = Instance(definition, instance.version, instance.instance_id, instance.run_id + 1,
                              instance.params, self.scheduler.journal)
             fresh.seeds = seeds
@@ -350,111 +334,36 @@ class Engine:
 
         return self._act(begin, background=background)
 
-    @staticmethod
-    def _invalidated(definition: WorkflowDefinition, step_id: str, whole: bool) -> set[str]:
-        """Steps that must run again when `step_id` does (whole: the step itself too)."""
-        import networkx as nx
-
-        dropped: set[str] = {step_id} if whole else set()
-        level = step_id
-        while True:
-            parent = definition.parent(level)
-            dropped |= nx.descendants(definition.graph(parent), level)
-            if parent is None:
-                break
-            level = parent
-        for sid in list(dropped):
-            stack = list(definition.step(sid).body)
-            while stack:
-                inner = stack.pop()
-                dropped.add(inner.id)
-                stack.extend(inner.body)
-        return dropped
-
-    def _seeds(self, instance: Instance) -> dict[tuple[str, str], Seed]:
-        """What the instance's runs so far left for each step iteration."""
-        rows = self.store.rows(
-            "SELECT step_id, iteration, attempt, status, run_id, output, params, loop_params, pause_point,"
-            " paused_by, transitions, times, error FROM iterations WHERE workflow = ? AND instance_id = ?",
-            [instance.workflow, instance.instance_id],
-        )
-        memory = _memory_outputs(instance) if instance.root is not None else {}
-        seeds: dict[tuple[str, str], Seed] = {}
-        for (step_id, it, number, status, run_id, output, params, loop_params, pause_point, paused_by,
-             transitions, times, error) in rows:
-            if step_id not in instance.definition.step_ids:
-                continue
-            value = self.codec.decode(output)
-            if isinstance(value, NotPersisted) and (step_id, it) in memory:
-                value = memory[(step_id, it)]
-            seeds[(step_id, it)] = Seed(
-                status=S(status), number=number, run_id=run_id, output=value,
-                params=self.codec.decode_params(params), loop_params=json.loads(loop_params or "{}"),
-                pause_point=pause_point, paused_by=set(paused_by or ()),
-                history=[(S(t), at) for t, at in zip(transitions, times)], error=error,
-            )
-        return seeds
-
     # --- state file: loading and recovery ------------------------------------------------
     def _load(self) -> None:
-        for workflow, version in self.store.rows("SELECT workflow, max(version) FROM workflow_versions GROUP BY 1"):
-            self._latest[workflow] = version
-        for workflow, top in self.store.rows("SELECT workflow, max(instance_id) FROM instance_log GROUP BY 1"):
+        self._latest.update(self.store.latest_versions())
+        for workflow, top in self.store.last_instance_ids().items():
             self._next_instance[workflow] = top + 1
-        for row in self.store.rows(
-            "SELECT id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition"
-            " FROM breakpoints ORDER BY id"
-        ):
+        for row in self.store.active_breakpoints():
             bp_id, name, workflow, step, version, instance_id, run_id, it, point, condition = row
             self.breakpoint_index.add(Breakpoint(
                 bp_id, workflow, step, point, version, instance_id, run_id, it,
                 compile_expression(condition) if condition else None, name,
             ))
-        self._next_breakpoint = (self.store._scalar("SELECT max(id) FROM breakpoint_log") or 0) + 1
-        unfinished = self.store.rows(
-            "SELECT workflow, instance_id, parent FROM instances WHERE status IN ('CREATED', 'IN_PROGRESS')"
-            " ORDER BY workflow, instance_id"
-        )
+        self._next_breakpoint = self.store.last_breakpoint_id() + 1
+        unfinished = self.store.unfinished_instances()
         if not unfinished or self.read_only:
             return
-        self._interrupt_in_flight()
+        interrupted = self.store.interrupt_in_flight(_IN_FLIGHT, S.INTERRUPTED.value, now().timestamp())
+        if interrupted:
+            self.recovery_report.append(f"{interrupted} attempt(s) in flight were marked INTERRUPTED")
         for workflow, instance_id, parent in unfinished:
             instance = self._load_instance(workflow, instance_id, recovering=True, orphan=parent is not None)
             self._recovering.append(instance)
         self.scheduler.flush()
 
-    def _interrupt_in_flight(self) -> None:
-        """Attempts that were running when the last process died become INTERRUPTED."""
-        at = now().timestamp()
-        placeholders = ", ".join("?" for _ in _IN_FLIGHT)
-        rows = self.store.rows(
-            f"SELECT * EXCLUDE (seq) FROM attempts WHERE status IN ({placeholders})"
-            " AND (workflow, instance_id) IN (SELECT workflow, instance_id FROM instances"
-            " WHERE status IN ('CREATED', 'IN_PROGRESS'))", list(_IN_FLIGHT),
-        )
-        if not rows:
-            return
-        first = self.store.next_seq(len(rows))
-        marked = []
-        for offset, row in enumerate(rows):
-            row = list(row)
-            row[7] = S.INTERRUPTED.value
-            row[13] = list(row[13]) + [S.INTERRUPTED.value]
-            row[14] = list(row[14]) + [at]
-            marked.append((first + offset, *row))
-        self.store.append("attempt_log", marked)
-        self.recovery_report.append(f"{len(rows)} attempt(s) in flight were marked INTERRUPTED")
-
     def _load_instance(self, workflow: str, instance_id: int, recovering: bool = False,
                        orphan: bool = False) -> Instance:
-        rows = self.store.rows(
-            "SELECT version, run_id, status, params FROM instances WHERE workflow = ? AND instance_id = ?",
-            [workflow, instance_id],
-        )
-        if not rows:
+        row = self.store.instance_row(workflow, instance_id)
+        if row is None:
             known = [str(i) for (w, i) in self.scheduler.instances if w == workflow]
             raise UnknownNameError("instance", str(instance_id), known, workflow=workflow)
-        version, run_id, status, params = rows[0]
+        version, run_id, status, params = row
         definition = self.definition(workflow, version)
         instance = Instance(definition, version, instance_id, run_id, self.codec.decode_params(params),
                             self.scheduler.journal)
@@ -464,7 +373,7 @@ class Engine:
             self.scheduler.journal_instance(instance)
             self.scheduler.instances[(workflow, instance_id)] = instance
             return instance
-        seeds = self._seeds(instance)
+        seeds = read_seeds(self.store, self.codec, instance)
         lost = sorted(f"{sid}[{it}]" if it else sid for (sid, it), seed in seeds.items()
                       if seed.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and isinstance(seed.output, NotPersisted))
         if lost:
@@ -748,11 +657,7 @@ class Engine:
         """(step, status, iterations, first error line) for every step of `instance` that has begun."""
         if not self.busy:
             self.flush()
-        return self.store.rows(
-            "SELECT step_id, status, count(*), min(split_part(error, chr(10), 1)) FROM iterations"
-            " WHERE workflow = ? AND instance_id = ? GROUP BY step_id, status ORDER BY step_id, status",
-            [instance.workflow, instance.instance_id],
-        )
+        return self.store.step_progress(instance.workflow, instance.instance_id)
 
     def close(self) -> None:
         """Flush and close the state file."""
@@ -775,34 +680,3 @@ def _root(instance: Instance) -> Instance:
     while instance.parent is not None:
         instance = instance.parent.instance
     return instance
-
-
-def _iteration_key(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in text.split("/") if p)
-
-
-def _same_outer_iteration(definition: WorkflowDefinition, step_id: str, iteration: str, from_step: str,
-                          target: str) -> bool:
-    """Whether `iteration` of `step_id` is downstream of iteration `target` of `from_step`: within the
-    foreach iterations both steps share, only the one `target` lies in is."""
-    depth = 0
-    for mine, theirs in zip(definition.enclosing(step_id), definition.enclosing(from_step)):
-        if mine != theirs:
-            break
-        depth += 1
-    prefix = "/".join(target.split("/")[:depth])
-    return not prefix or iteration == prefix or iteration.startswith(prefix + "/")
-
-
-def _memory_outputs(instance: Instance) -> dict[tuple[str, str], Any]:
-    from .scheduler import _all_nodes
-
-    found: dict[tuple[str, str], Any] = {}
-    for node in _all_nodes(instance.root):
-        if node.step.kind == "steps" or not node.outputs:
-            continue
-        for index, code in enumerate(node.outcomes):
-            if code == 1:
-                key = index if node.is_foreach else None
-                found[(node.step.id, node.iteration_label(key))] = node.outputs[index]
-    return found

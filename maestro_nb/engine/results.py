@@ -25,17 +25,14 @@ def _flatten(value: Any, prefix: str, into: dict[str, Any]) -> None:
 def results_frame(engine: Engine, instance: Instance, step_id: str) -> Any:
     import pandas as pd
 
-    from .engine import _iteration_key, _memory_outputs
+    from .seeds import iteration_key, memory_outputs
 
-    rows = engine.store.rows(
-        "SELECT iteration, loop_params, status, attempt, output FROM iterations"
-        " WHERE workflow = ? AND instance_id = ? AND step_id = ?",
-        [instance.workflow, instance.instance_id, step_id],
-    )
-    memory = _memory_outputs(instance) if instance.root is not None else {}
+    rows = [(row[1], row[7], row[3], row[2], row[5])  # iteration, loop params, status, attempt, output
+            for row in engine.store.iteration_rows(instance.workflow, instance.instance_id, step_id)]
+    memory = memory_outputs(instance) if instance.root is not None else {}
     records = []
     loop_names: dict[str, None] = {}
-    for iteration, loop_params, status, attempt, output in sorted(rows, key=lambda r: _iteration_key(r[0])):
+    for iteration, loop_params, status, attempt, output in sorted(rows, key=lambda r: iteration_key(r[0])):
         loops = json.loads(loop_params or "{}")
         loop_names.update(dict.fromkeys(loops))
         value = engine.codec.decode(output)

@@ -7,11 +7,16 @@ status table and queues the attempt for the next flush.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..models.definition import IterationSpace, StepDefinition, WorkflowDefinition
-from ..models.status import ALLOWED_TRANSITIONS, InstanceStatus, StepStatus, check_transition
+from ..models.status import (
+    ALLOWED_TRANSITIONS,
+    InstanceStatus,
+    StepStatus,
+    check_transition,
+)
 
 if TYPE_CHECKING:
     from .breakpoints import Breakpoint
@@ -253,3 +258,13 @@ def outcome_code(status: StepStatus) -> int:
 
 def breakpoint_ids(breakpoints: list[Breakpoint]) -> set[int]:
     return {bp.id for bp in breakpoints}
+
+
+def all_nodes(frame: Frame | None) -> Iterator[Node]:
+    """Every node of a frame and of the frames nested in it."""
+    if frame is None:
+        return
+    for node in frame.nodes.values():
+        yield node
+        for child in node.children.values():
+            yield from all_nodes(child)

@@ -12,50 +12,39 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ExpressionError, MaestroError
 from ..models.definition import FailureMode
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
-from ..store.values import NotPersisted
 from .binding import Binder
 from .breakpoints import BreakpointIndex
-from .executors import Executor
 from .controls import MISSING, PauseControls
+from .executors import Executor
 from .journal import Journal
 from .runtime import (
-    DONE, FAILED_CODE, HOLD_KEPT, HOLD_STEP, SKIPPED_CODE, STOPPED_CODE,
-    Attempt, Frame, Instance, Node, outcome_code,
+    DONE,
+    FAILED_CODE,
+    HOLD_KEPT,
+    HOLD_STEP,
+    SKIPPED_CODE,
+    STOPPED_CODE,
+    Attempt,
+    Frame,
+    Instance,
+    Node,
+    all_nodes,
+    outcome_code,
 )
+from .seeds import Seed
 
-__all__ = ["Scheduler", "Seed", "MISSING"]
+__all__ = ["Scheduler", "MISSING"]
 
 S = StepStatus
 DEFAULT_WINDOW = 64  # attempts created ahead per foreach without a concurrency limit
 FLUSH_INTERVAL = 0.5  # seconds between flushes while a run is busy
 FLUSH_ROWS = 50_000
-
-
-@dataclass
-class Seed:
-    """What an earlier run (or an earlier process) left for one step iteration."""
-
-    status: StepStatus
-    number: int
-    run_id: int
-    output: Any = None
-    params: dict[str, Any] = field(default_factory=dict)
-    loop_params: dict[str, Any] = field(default_factory=dict)
-    pause_point: str | None = None
-    paused_by: set[int] = field(default_factory=set)
-    history: list[tuple[StepStatus, float]] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def kept(self) -> bool:
-        return self.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and not isinstance(self.output, NotPersisted)
 
 
 class Scheduler(Journal, PauseControls):
@@ -464,13 +453,13 @@ class Scheduler(Journal, PauseControls):
             return  # paused, or blocked behind a paused attempt
         else:
             failed = any(
-                n.blocked or (n.status is not None and not n.status.complete) for n in _all_nodes(root)
+                n.blocked or (n.status is not None and not n.status.complete) for n in all_nodes(root)
             )
-            stopped = any(n.status is S.STOPPED for n in _all_nodes(root))
+            stopped = any(n.status is S.STOPPED for n in all_nodes(root))
             status = InstanceStatus.SUCCEEDED
             if failed:
                 status = InstanceStatus.STOPPED if stopped and not any(
-                    n.status is not None and n.status.failed for n in _all_nodes(root)
+                    n.status is not None and n.status.failed for n in all_nodes(root)
                 ) else InstanceStatus.FAILED
         instance.status = status
         self.journal_instance(instance)
@@ -489,7 +478,7 @@ class Scheduler(Journal, PauseControls):
     def _has_inflight(self, instance: Instance) -> bool:
         if self.inflight == 0:
             return False
-        return any(a.status is S.RUNNING and a.instance is instance for n in _all_nodes(instance.root)
+        return any(a.status is S.RUNNING and a.instance is instance for n in all_nodes(instance.root)
                    for a in n.live.values())
 
     def _notify(self, kind: str, subject: Any) -> None:
@@ -564,15 +553,6 @@ def _trapped(a: Attempt, frame: Frame, steps: frozenset[str], index: int | None)
         if node.frame is frame:
             return node.step.id in steps
     return False
-
-
-def _all_nodes(frame: Frame | None):
-    if frame is None:
-        return
-    for node in frame.nodes.values():
-        yield node
-        for child in node.children.values():
-            yield from _all_nodes(child)
 
 
 def _describe(error: Any) -> str:

@@ -7,8 +7,8 @@ outputs verbatim. Timings appear only in `%workflow timeline` (a DataFrame).
 from __future__ import annotations
 
 import html
-import reprlib
 import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any

@@ -146,6 +146,87 @@ class Store:
         """(workflow, version, source) of every stored version."""
         return self.rows("SELECT workflow, version, source FROM workflow_versions ORDER BY workflow, version")
 
+    def definition_source(self, workflow: str, version: int) -> str | None:
+        rows = self.rows(
+            "SELECT source FROM workflow_versions WHERE workflow = ? AND version = ?", [workflow, version]
+        )
+        return rows[0][0] if rows else None
+
+    def latest_versions(self) -> dict[str, int]:
+        return dict(self.rows("SELECT workflow, max(version) FROM workflow_versions GROUP BY 1"))
+
+    # --- instances, iterations, breakpoints ------------------------------------------------
+    def last_instance_ids(self) -> dict[str, int]:
+        return dict(self.rows("SELECT workflow, max(instance_id) FROM instance_log GROUP BY 1"))
+
+    def instance_row(self, workflow: str, instance_id: int) -> tuple | None:
+        """(version, run_id, status, params JSON) of one stored instance."""
+        rows = self.rows(
+            "SELECT version, run_id, status, params FROM instances WHERE workflow = ? AND instance_id = ?",
+            [workflow, instance_id],
+        )
+        return rows[0] if rows else None
+
+    def unfinished_instances(self) -> list[tuple[str, int, str | None]]:
+        """(workflow, instance_id, parent) of every instance not yet ended."""
+        return self.rows(
+            "SELECT workflow, instance_id, parent FROM instances WHERE status IN ('CREATED', 'IN_PROGRESS')"
+            " ORDER BY workflow, instance_id"
+        )
+
+    def interrupt_in_flight(self, in_flight: Sequence[str], status: str, at: float) -> int:
+        """Append a `status` snapshot for every attempt of an unfinished instance whose latest
+        status is one of `in_flight`; returns how many."""
+        placeholders = ", ".join("?" for _ in in_flight)
+        rows = self.rows(
+            f"SELECT * EXCLUDE (seq) FROM attempts WHERE status IN ({placeholders})"
+            " AND (workflow, instance_id) IN (SELECT workflow, instance_id FROM instances"
+            " WHERE status IN ('CREATED', 'IN_PROGRESS'))", list(in_flight),
+        )
+        if not rows:
+            return 0
+        first = self.next_seq(len(rows))
+        marked = []
+        for offset, row in enumerate(rows):
+            row = list(row)
+            row[7] = status
+            row[13] = list(row[13]) + [status]
+            row[14] = list(row[14]) + [at]
+            marked.append((first + offset, *row))
+        self.append("attempt_log", marked)
+        return len(rows)
+
+    def iteration_rows(self, workflow: str, instance_id: int, step_id: str | None = None) -> list[tuple]:
+        """The latest attempt of every step iteration of an instance: (step_id, iteration, attempt,
+        status, run_id, output, params, loop_params, pause_point, paused_by, transitions, times, error)."""
+        sql = (
+            "SELECT step_id, iteration, attempt, status, run_id, output, params, loop_params, pause_point,"
+            " paused_by, transitions, times, error FROM iterations WHERE workflow = ? AND instance_id = ?"
+        )
+        params: list[Any] = [workflow, instance_id]
+        if step_id is not None:
+            sql += " AND step_id = ?"
+            params.append(step_id)
+        return self.rows(sql, params)
+
+    def step_progress(self, workflow: str, instance_id: int) -> list[tuple[str, str, int, str | None]]:
+        """(step, status, iterations, first error line) for every step of an instance that has begun."""
+        return self.rows(
+            "SELECT step_id, status, count(*), min(split_part(error, chr(10), 1)) FROM iterations"
+            " WHERE workflow = ? AND instance_id = ? GROUP BY step_id, status ORDER BY step_id, status",
+            [workflow, instance_id],
+        )
+
+    def active_breakpoints(self) -> list[tuple]:
+        """(id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition)."""
+        return self.rows(
+            "SELECT id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition"
+            " FROM breakpoints ORDER BY id"
+        )
+
+    def last_breakpoint_id(self) -> int:
+        return self._scalar("SELECT max(id) FROM breakpoint_log") or 0
+
     # --- bulk appends -------------------------------------------------------------------
     def append(self, table: str, rows: list[tuple]) -> None:
         """Append many rows (in the table's column order) at once through Arrow."""
