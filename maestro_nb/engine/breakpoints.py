@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ExpressionError
-from ..models.expressions import Expression
+from ..errors import ExpressionError, ParamError, nearest
+from ..models.definition import WorkflowDefinition
+from ..models.expressions import Expression, compile_expression
 
 if TYPE_CHECKING:
     from .runtime import Attempt
 
-__all__ = ["Breakpoint", "BreakpointIndex", "PAUSE_POINTS"]
+__all__ = ["Breakpoint", "BreakpointIndex", "PAUSE_POINTS", "check_breakpoint"]
 
 PAUSE_POINTS = ("before", "after")
 
@@ -135,3 +139,72 @@ class BreakpointIndex:
 
 def _by_id(bp: Breakpoint) -> int:
     return bp.id
+
+
+def check_breakpoint(definition: WorkflowDefinition, step: str, *, pause: str, when: str | None,
+                     version: int | None, latest: int, instance: int | None, run: int | None,
+                     iteration: int | str | None, name: str | None, taken: set[str],
+                     namespace: Mapping[str, Any]) -> tuple[str | None, Expression | None]:
+    """Validate a breakpoint's settings before anything is stored; returns (iteration, condition)."""
+    if pause not in PAUSE_POINTS:
+        raise ParamError(f"pause point {pause!r} is not one of: before, after")
+    if version is not None and not 1 <= version <= latest:
+        raise ParamError(f"workflow {definition.name!r} has versions 1 to {latest}, not {version}")
+    for label, value in (("instance", instance), ("run", run)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ParamError(f"{label} must be a whole number >= 1, not {value!r}")
+    if iteration is not None:
+        iteration = str(iteration)
+        if not re.fullmatch(r"\d+(/\d+)*", iteration):
+            raise ParamError(f"iteration {iteration!r} must be an index such as 3, or a nested path such as 2/0")
+        if definition.step(step).foreach is None and not definition.enclosing(step):
+            raise ParamError(f"step {step!r} is not inside a foreach; it has no iterations", step=step)
+    if name is not None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ParamError(f"breakpoint name {name!r} must be an identifier")
+        if name in taken:
+            raise ParamError(f"a breakpoint named {name!r} exists already")
+    condition = None
+    if when is not None:
+        text = when.strip()
+        if text.startswith("${") and text.endswith("}"):
+            text = text[2:-1]
+        condition = compile_expression(text)
+        known = condition_names(definition, step, pause, namespace)
+        if known is not None:
+            unknown = sorted(condition.names - known)
+            if unknown:
+                hint = nearest(unknown[0], known)
+                raise ParamError(
+                    f"--when {when!r}: {unknown[0]!r} is not a param of {definition.name}.{step}"
+                    + (f"; did you mean {hint!r}?" if hint else f"; it sees: {', '.join(sorted(known))}"),
+                    workflow=definition.name, step=step,
+                )
+    return iteration, condition
+
+
+def condition_names(definition: WorkflowDefinition, step_id: str, pause: str,
+                    namespace: Mapping[str, Any]) -> set[str] | None:
+    """The names a condition on the step may read, or None when they are known only at run time."""
+    step = definition.step(step_id)
+    names = set(definition.params) | set(step.params)
+    for sid in definition.enclosing(step_id) + (step_id,):
+        foreach = definition.step(sid).foreach
+        if foreach is not None:
+            if not foreach.loops and not isinstance(foreach.items, tuple):
+                return None  # loop names come from an expression: known only at run time
+            names |= set(foreach.names)
+    if pause == "after":
+        names.add("output")
+    if step.kind == "run":
+        fn = namespace.get(step.target)
+        if fn is None:
+            return None
+        try:
+            parameters = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            return None
+        names |= set(parameters)
+    return names

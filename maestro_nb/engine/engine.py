@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
@@ -19,7 +18,7 @@ from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
 from ..store.store import DEFAULT_DB, ENV_DB, now
 from ..store.values import NotPersisted
-from .breakpoints import PAUSE_POINTS, Breakpoint, BreakpointIndex
+from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint
 from .executors import Executor, make_executor
 from .results import results_frame
 from .runtime import Attempt, Instance
@@ -406,41 +405,12 @@ class Engine:
                        iteration: int | str | None = None, name: str | None = None) -> Breakpoint:
         """Pause every attempt of WORKFLOW.STEP that reaches the check from now on."""
         workflow, step = self._split_target(target)
-        if pause not in PAUSE_POINTS:
-            raise ParamError(f"pause point {pause!r} is not one of: before, after")
         definition = self.definition(workflow)
-        if version is not None and not 1 <= version <= self._latest[workflow]:
-            raise ParamError(f"workflow {workflow!r} has versions 1 to {self._latest[workflow]}, not {version}")
-        for label, value in (("instance", instance), ("run", run)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ParamError(f"{label} must be a whole number >= 1, not {value!r}")
-        if iteration is not None:
-            iteration = str(iteration)
-            if not re.fullmatch(r"\d+(/\d+)*", iteration):
-                raise ParamError(f"iteration {iteration!r} must be an index such as 3, or a nested path such as 2/0")
-            if definition.step(step).foreach is None and not definition.enclosing(step):
-                raise ParamError(f"step {step!r} is not inside a foreach; it has no iterations", step=step)
-        if name is not None:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ParamError(f"breakpoint name {name!r} must be an identifier")
-            if any(bp.name == name for bp in self.breakpoint_index):
-                raise ParamError(f"a breakpoint named {name!r} exists already")
-        condition = None
-        if when is not None:
-            text = when.strip()
-            if text.startswith("${") and text.endswith("}"):
-                text = text[2:-1]
-            condition = compile_expression(text)
-            known = self._condition_names(definition, step, pause)
-            if known is not None:
-                unknown = sorted(condition.names - known)
-                if unknown:
-                    hint = nearest(unknown[0], known)
-                    raise ParamError(
-                        f"--when {when!r}: {unknown[0]!r} is not a param of {workflow}.{step}"
-                        + (f"; did you mean {hint!r}?" if hint else f"; it sees: {', '.join(sorted(known))}"),
-                        workflow=workflow, step=step,
-                    )
+        iteration, condition = check_breakpoint(
+            definition, step, pause=pause, when=when, version=version, latest=self._latest[workflow],
+            instance=instance, run=run, iteration=iteration, name=name,
+            taken={bp.name for bp in self.breakpoint_index if bp.name}, namespace=self.namespace,
+        )
 
         def add() -> Breakpoint:
             bp = Breakpoint(self._next_breakpoint, workflow, step, pause, version, instance, run,
@@ -453,32 +423,6 @@ class Engine:
             return bp
 
         return self._act(add, drive=False)
-
-    def _condition_names(self, definition: WorkflowDefinition, step_id: str, pause: str) -> set[str] | None:
-        step = definition.step(step_id)
-        names = set(definition.params) | set(step.params)
-        for sid in definition.enclosing(step_id) + (step_id,):
-            foreach = definition.step(sid).foreach
-            if foreach is not None:
-                if not foreach.loops and not isinstance(foreach.items, tuple):
-                    return None  # loop names come from an expression: known only at run time
-                names |= set(foreach.names)
-        if pause == "after":
-            names.add("output")
-        if step.kind == "run":
-            import inspect
-
-            fn = self.namespace.get(step.target)
-            if fn is None:
-                return None
-            try:
-                parameters = inspect.signature(fn).parameters
-            except (TypeError, ValueError):
-                return None
-            if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-                return None
-            names |= set(parameters)
-        return names
 
     def _store_breakpoint(self, bp: Breakpoint, active: bool) -> None:
         self.store.append("breakpoint_log", [(
