@@ -93,7 +93,40 @@ class AttemptParams(MutableMapping):
         p.text(repr(self))
 
 
-class PausedAttempt:
+class _PauseActions:
+    """resume/skip/stop/retry for one paused attempt or a collection of them (`_targets`)."""
+
+    _session: KernelSession
+
+    def _targets(self) -> list[Attempt]:
+        raise NotImplementedError
+
+    def _act(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from .reports import after_action
+
+        attempts = self._targets()
+        with usage_errors():
+            action(attempts, *args, **kwargs)
+            return after_action(self._session, attempts)
+
+    def resume(self) -> Any:
+        """Let these attempts go on (others stay paused) and run until quiescent."""
+        return self._act(self._session.engine.resume)
+
+    def skip(self, output: Any = MISSING) -> Any:
+        """End these attempts SKIPPED; with `output`, successors see it as the step's output."""
+        return self._act(self._session.engine.skip, output)
+
+    def stop(self) -> Any:
+        """End these attempts STOPPED; their successors do not run."""
+        return self._act(self._session.engine.stop_attempts)
+
+    def retry(self) -> Any:
+        """Replace these attempts by new ones, bound afresh and checked against breakpoints again."""
+        return self._act(self._session.engine.retry)
+
+
+class PausedAttempt(_PauseActions):
     """One paused attempt: its identity, `params`, `output`, and the actions on it."""
 
     def __init__(self, session: KernelSession, attempt: Attempt):
@@ -167,33 +200,12 @@ class PausedAttempt:
         with usage_errors():
             self._session.engine.set_output(self.attempt_object, value)
 
-    # actions
-    def _act(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        from .reports import after_action
-
-        with usage_errors():
-            action([self.attempt_object], *args, **kwargs)
-            return after_action(self._session, [self.attempt_object])
-
-    def resume(self) -> Any:
-        """Let this attempt go on (others stay paused) and run until quiescent."""
-        return self._act(self._session.engine.resume)
+    def _targets(self) -> list[Attempt]:
+        return [self.attempt_object]
 
     def step(self) -> Any:
         """Resume, and pause again at the next downstream step."""
         return self._act(self._session.engine.resume, step=True)
-
-    def skip(self, output: Any = MISSING) -> Any:
-        """End the attempt SKIPPED; with `output`, successors see it as the step's output."""
-        return self._act(self._session.engine.skip, output)
-
-    def stop(self) -> Any:
-        """End the attempt STOPPED; its successors do not run."""
-        return self._act(self._session.engine.stop_attempts)
-
-    def retry(self) -> Any:
-        """Replace the attempt by a new one, bound afresh and checked against breakpoints again."""
-        return self._act(self._session.engine.retry)
 
     # display
     def _lines(self) -> list[str]:
@@ -229,7 +241,7 @@ class PausedAttempt:
         return id(self.attempt_object)
 
 
-class PausedAttempts(Sequence):
+class PausedAttempts(_PauseActions, Sequence):
     """A live, filterable collection of paused attempts (all of them, or one breakpoint's)."""
 
     def __init__(self, session: KernelSession, *, title: str, breakpoint: int | None = None,
@@ -304,30 +316,8 @@ class PausedAttempts(Sequence):
         return PausedAttempts(self._session, title=f"{self._title} where {shown}",
                               breakpoint=self._breakpoint, filters=filters)
 
-    # actions on every member
-    def _act(self, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        from .reports import after_action
-
-        attempts = self._attempts()
-        with usage_errors():
-            action(attempts, *args, **kwargs)
-            return after_action(self._session, attempts)
-
-    def resume(self) -> Any:
-        """Resume every attempt in the collection and run until quiescent."""
-        return self._act(self._session.engine.resume)
-
-    def skip(self, output: Any = MISSING) -> Any:
-        """Skip every attempt in the collection (optionally giving each one `output`)."""
-        return self._act(self._session.engine.skip, output)
-
-    def stop(self) -> Any:
-        """Stop every attempt in the collection."""
-        return self._act(self._session.engine.stop_attempts)
-
-    def retry(self) -> Any:
-        """Retry every attempt in the collection."""
-        return self._act(self._session.engine.retry)
+    def _targets(self) -> list[Attempt]:
+        return self._attempts()
 
     # display
     def _table(self) -> Table:
