@@ -7,6 +7,7 @@ so `%load_ext` followed by `%workflow db PATH` never creates the default state f
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -37,6 +38,7 @@ class KernelSession:
         self._ours: dict[str, Any] = {}  # variables we pushed: name -> object
         self._warned = False
         self.paused_name: str | None = None
+        self._exit_hook = False
 
     # --- the engine ---------------------------------------------------------------------
     @property
@@ -57,6 +59,10 @@ class KernelSession:
         target = path if path is not None else default_db_path()
         engine = Engine(target, self.shell.user_ns, executor=self.executor)
         self._engine = engine
+        if not self._exit_hook:
+            # Closing at kernel exit checkpoints the file, so no .wal is left beside it.
+            atexit.register(self._close_at_exit)
+            self._exit_hook = True
         self.db_path = target
         self._push_breakpoint_variables()
         return engine
@@ -87,6 +93,14 @@ class KernelSession:
         finally:
             for name in [n for n in self._ours if n != self.paused_name]:
                 self._drop(name)
+
+    def _close_at_exit(self) -> None:
+        engine = self._engine
+        if engine is not None and not engine.busy:
+            try:
+                engine.close()
+            except Exception:  # the kernel is going away: nothing left to tell
+                pass
 
     # --- kernel variables ---------------------------------------------------------------
     def _is_ours(self, name: str) -> bool:
