@@ -34,6 +34,7 @@ class PauseControls:
                 bp.paused.discard(a)
         a.paused_by = NO_HOLDS
         self.paused.pop(a, None)
+        self.wake(a.instance)
 
     def resume(self, a: Attempt, step: bool = False) -> None:
         """Release one paused attempt; with `step`, pause again at its next downstream step."""
@@ -62,19 +63,10 @@ class PauseControls:
                 )
 
     def _continue(self, a: Attempt) -> None:
-        a.node.active += 1
-        a.error = None  # a paused attempt's only note is why a condition paused it: spent now
-        if a.pause_point == "after":
-            self._succeed(a)
-            return
-        a.transition(S.RUNNING)
-        fn = self.namespace.get(a.node.step.target) if a.node.step.kind == "run" else None
-        if a.node.step.kind == "run" and not callable(fn):
-            a.error = f"{a.node.step.target!r} is not defined in the kernel namespace"
-            a.transition(S.FATALLY_FAILED)
-            self._attempt_failed(a, retry=False)
-            return
-        self._run(a, fn, a.node.step.kind)
+        """Queue a released attempt; the loop runs it when its foreach has a free slot."""
+        self.wake(a.instance)
+        a.node.released.append(a)
+        self._dispatch(a.node)
         self._settle_queue[a.instance] = None
 
     def skip(self, a: Attempt, output: Any = MISSING) -> None:
@@ -193,6 +185,7 @@ class PauseControls:
         if instance.status.terminal:
             raise StateError(f"{instance.label} already ended {instance.status.value}", workflow=instance.workflow)
         instance.stopping = True
+        self.wake(instance)
         for a in [a for a in self.ready if a.instance is instance]:
             self.ready.remove(a)
             a.transition(S.STOPPED)

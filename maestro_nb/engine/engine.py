@@ -381,6 +381,7 @@ class Engine:
                 f"{instance.label}: outputs of {shown} were kept in memory only and will be computed again")
         if recovering:
             instance.seeds = seeds
+            instance.held = []  # nothing runs again until recover(), or an action on this instance
             self.scheduler.start(instance)
         else:
             self.scheduler.instances[(workflow, instance_id)] = instance
@@ -388,7 +389,11 @@ class Engine:
 
     def recover(self) -> list[Instance]:
         """Run the instances found unfinished when the file was opened until quiescent."""
-        self._act(lambda: None)
+        def wake() -> None:
+            for instance in self._recovering:
+                self.scheduler.wake(instance)
+
+        self._act(wake)
         return list(self._recovering)
 
     # --- breakpoints --------------------------------------------------------------------

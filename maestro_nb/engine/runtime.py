@@ -7,6 +7,7 @@ status table and queues the attempt for the next flush.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +135,7 @@ class Node:
     __slots__ = (
         "step", "frame", "status", "space", "total", "next_index", "active", "finished",
         "outcomes", "outputs", "live", "children", "waiting", "blocked", "failure",
-        "seeded", "output_given",
+        "output_given", "released",
     )
 
     def __init__(self, step: StepDefinition, frame: Frame):
@@ -153,7 +154,7 @@ class Node:
         self.waiting = len(step.after)
         self.blocked = False
         self.failure: StepStatus | None = None
-        self.seeded = False
+        self.released: deque[Attempt] = deque()  # resumed attempts waiting for a slot
         self.output_given = False
 
     @property
@@ -226,6 +227,8 @@ class Instance:
         self.failed = False
         self.stopped = False
         self.seeds: dict[tuple[str, str], Any] = {}
+        self.held: list[Attempt] | None = None  # recovered work, queued only once woken
+        self.children: list[Instance] = []  # sub-workflow instances started for this one
         self.step_traps: list[tuple[Frame, frozenset[str], int | None]] = []
         self.next_attempt: dict[tuple[str, str], int] = {}
         self._upstream: dict[str, frozenset[str]] = {}

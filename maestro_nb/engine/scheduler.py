@@ -24,7 +24,6 @@ from .controls import MISSING, PauseControls
 from .executors import Executor
 from .journal import Journal
 from .runtime import (
-    DONE,
     FAILED_CODE,
     HOLD_KEPT,
     HOLD_STEP,
@@ -92,11 +91,11 @@ class Scheduler(Journal, PauseControls):
             return
         step = node.step
         preds = [frame.nodes[p] for p in step.after]
+        if any(p.blocked or (p.status is not None and not p.status.complete) for p in preds):
+            self._finish_node(node, None, blocked=True)  # a failed predecessor blocks its successors
+            return
         if preds and not any(p.leads for p in preds):
-            if any(p.blocked or (p.status is not None and not p.status.complete) for p in preds):
-                self._finish_node(node, None, blocked=True)
-            else:
-                self._node_record(node, S.UNSATISFIED)
+            self._node_record(node, S.UNSATISFIED)
             return
         if step.condition is not None:
             try:
@@ -135,8 +134,12 @@ class Scheduler(Journal, PauseControls):
         a.error = error
         a.transition(status)
         node.outputs = [None]
-        if status is S.FATALLY_FAILED and node.step.failure_mode is FailureMode.FAIL_IMMEDIATELY:
-            self._fail_fast(node.frame.instance)
+        if status is S.FATALLY_FAILED:
+            mode = node.step.failure_mode
+            if mode is FailureMode.IGNORE:
+                status = S.COMPLETED_WITH_ERROR
+            elif mode is FailureMode.FAIL_IMMEDIATELY:
+                self._fail_fast(node.frame.instance)
         self._finish_node(node, status)
 
     def _window(self, node: Node) -> int:
@@ -149,8 +152,10 @@ class Scheduler(Journal, PauseControls):
         if instance.failing or instance.stopping:
             return
         window = self._window(node)
+        queue = self.ready if instance.held is None else instance.held
+        self._take_released(node, queue, window)
         seeds = instance.seeds
-        while node.active < window and node.next_index < node.total:
+        while node.active < window and node.next_index < node.total and not instance.failing:
             index = node.next_index
             node.next_index += 1
             key = index if node.is_foreach else None
@@ -166,10 +171,7 @@ class Scheduler(Journal, PauseControls):
                 self._start_frame(child)
                 continue
             seed = seeds.get((node.step.id, iteration)) if seeds else None
-            if seed is not None and seed.kept:
-                node.outcomes[index] = DONE
-                node.outputs[index] = seed.output
-                node.finished += 1
+            if seed is not None and self._restore(node, index, seed):
                 continue
             node.active += 1
             number = 1
@@ -181,9 +183,46 @@ class Scheduler(Journal, PauseControls):
                 self._revive_paused(a, seed)
                 continue
             a.transition(S.INITIALIZED)
-            self.ready.append(a)
+            queue.append(a)
+        self._take_released(node, queue, window)
         if node.finished == node.total and node.status is S.RUNNING:
             self._finish_node(node, self._aggregate(node))
+
+    @staticmethod
+    def _take_released(node: Node, queue: Any, window: int) -> None:
+        """Resumed attempts take free slots first: a resume respects the foreach's concurrency."""
+        released = node.released
+        while released and node.active < window:
+            node.active += 1
+            queue.append(released.popleft())
+
+    def _restore(self, node: Node, index: int, seed: Seed) -> bool:
+        """Take an iteration's outcome from its seed, when it need not run again: a kept success,
+        or (recovering the same run) any ending but an interruption."""
+        instance = node.frame.instance
+        status = seed.status
+        ended = status.terminal and status not in (S.INTERRUPTED, S.SUCCEEDED, S.COMPLETED_WITH_ERROR)
+        if not seed.kept and not (ended and seed.run_id == instance.run_id):
+            return False
+        code = outcome_code(status)
+        node.outcomes[index] = code
+        node.outputs[index] = seed.output if code != FAILED_CODE else None
+        node.finished += 1
+        if code == FAILED_CODE and node.step.failure_mode is not FailureMode.IGNORE:
+            node.failure = status
+            if node.step.failure_mode is FailureMode.FAIL_IMMEDIATELY:
+                self._fail_fast(instance)
+        elif code == STOPPED_CODE and node.failure is None:
+            node.failure = S.STOPPED
+        elif status is S.SKIPPED and not node.is_foreach and seed.output is not None:
+            node.output_given = True
+        return True
+
+    def wake(self, instance: Instance) -> None:
+        """Queue the work a recovered instance held back: it runs on from here."""
+        if instance.held is not None:
+            self.ready.extend(instance.held)
+            instance.held = None
 
     def _revive_paused(self, a: Attempt, seed: Seed) -> None:
         a.history = list(seed.history) or a.history
@@ -199,14 +238,22 @@ class Scheduler(Journal, PauseControls):
             if bp is not None:
                 bp.paused.add(a)
         a.paused_by = {i for i in a.paused_by if i in self.breakpoints.by_id or i <= HOLD_KEPT}
-        if not a.paused_by:
-            a.paused_by = {HOLD_KEPT}
-        self.paused[a] = None
         a.queued = False  # nothing new to write: it is stored as it is
+        if not a.paused_by:  # every breakpoint that held it was deleted: the deletion resumes it
+            self.event("resume", {"breakpoints_deleted": sorted(seed.paused_by)}, attempt=a)
+            a.node.released.append(a)
+            return
+        self.paused[a] = None
 
     # --- attempts -----------------------------------------------------------------------
     def _start_attempt(self, a: Attempt) -> None:
         instance = a.instance
+        if a.status is S.PAUSED:  # released by a resume or a breakpoint deletion
+            if instance.failing or instance.stopping:
+                self._end_attempt(a, S.STOPPED)
+            else:
+                self._run_released(a)
+            return
         if a.status is not S.INITIALIZED:
             return
         if instance.failing or instance.stopping:
@@ -225,6 +272,20 @@ class Scheduler(Journal, PauseControls):
             return
         a.transition(S.RUNNING)
         self._run(a, call, step.kind)
+
+    def _run_released(self, a: Attempt) -> None:
+        a.error = None  # a paused attempt's only note is why a condition paused it: spent now
+        if a.pause_point == "after":
+            self._succeed(a)
+            return
+        a.transition(S.RUNNING)
+        fn = self.namespace.get(a.node.step.target) if a.node.step.kind == "run" else None
+        if a.node.step.kind == "run" and not callable(fn):
+            a.error = f"{a.node.step.target!r} is not defined in the kernel namespace"
+            a.transition(S.FATALLY_FAILED)
+            self._attempt_failed(a, retry=False)
+            return
+        self._run(a, fn, a.node.step.kind)
 
     def _prepare(self, a: Attempt) -> Callable[[], Any] | None:
         """Bind the attempt's arguments; return what the executor will call."""
@@ -287,6 +348,7 @@ class Scheduler(Journal, PauseControls):
             self._on_done(a, False, exc)
             return
         a.child = child
+        a.instance.children.append(child)
         self.start(child)
 
     def _on_done(self, a: Attempt, ok: bool, value: Any) -> None:
@@ -430,27 +492,27 @@ class Scheduler(Journal, PauseControls):
     # --- quiescence ---------------------------------------------------------------------
     def settle(self) -> None:
         """Give every touched instance its status once nothing more can run for it."""
-        for instance in list(self._settle_queue):
-            del self._settle_queue[instance]
-            self._settle_instance(instance)
+        deferred: dict[Instance, None] = {}
+        while self._settle_queue:  # settling one instance can touch another (a child, its parent)
+            batch = list(self._settle_queue)
+            self._settle_queue.clear()
+            for instance in batch:
+                if self._settle_instance(instance):
+                    deferred[instance] = None
+        self._settle_queue.update(deferred)
 
-    def _settle_instance(self, instance: Instance) -> None:
+    def _settle_instance(self, instance: Instance) -> bool:
+        """Settle one instance; True when it is still busy and must be settled later."""
         if instance.status.terminal:
-            return
+            return False
         root = instance.root
-        busy = any(a.instance is instance for a in self.ready) or self._has_inflight(instance)
-        if busy:
-            self._settle_queue[instance] = None
-            return
+        if any(a.instance is instance for a in self.ready) or self._has_inflight(instance):
+            return True
         if instance.failing or instance.stopping:
-            for a in [a for a in self.paused if a.instance is instance]:
-                self._release_hold(a)
-                a.node.active += 1
-                a.transition(S.STOPPED)
-                self._finish_iteration(a, S.STOPPED, None)
+            self._stop_waiting(instance)
             status = InstanceStatus.STOPPED if instance.stopping else InstanceStatus.FAILED
         elif root.remaining > 0:
-            return  # paused, or blocked behind a paused attempt
+            return False  # paused, or blocked behind a paused attempt
         else:
             failed = any(
                 n.blocked or (n.status is not None and not n.status.complete) for n in all_nodes(root)
@@ -466,6 +528,28 @@ class Scheduler(Journal, PauseControls):
         self._notify("instance", instance)
         if instance.parent is not None:
             self._child_done(instance)
+        return False
+
+    def _stop_waiting(self, instance: Instance) -> None:
+        """End what waits in an instance that fails or stops: paused attempts, resumed ones not yet
+        run, held work; and its sub-workflow instances, which stop with it."""
+        for a in [a for a in self.paused if a.instance is instance]:
+            self._release_hold(a)
+            a.node.released.append(a)
+        for a in instance.held or ():
+            a.transition(S.STOPPED)
+        instance.held = None
+        for node in all_nodes(instance.root):
+            while node.released:
+                a = node.released.popleft()
+                node.active += 1
+                a.transition(S.STOPPED)
+                self._finish_iteration(a, S.STOPPED, None)
+        for child in instance.children:
+            if not child.status.terminal and not child.stopping:
+                child.stopping = True
+                self.event("stop_instance", {"parent": instance.label}, instance=child)
+                self._settle_queue[child] = None
 
     def _child_done(self, child: Instance) -> None:
         a = child.parent
