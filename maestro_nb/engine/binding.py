@@ -12,7 +12,6 @@ from ..models.expressions import Expression
 
 __all__ = ["Binder", "evaluate_value"]
 
-_STEP, _LOOP, _SCOPE = 0, 1, 2
 
 
 def evaluate_value(value: Any, scope: Mapping[str, Any]) -> Any:
@@ -37,20 +36,21 @@ def _has_expression(value: Any) -> bool:
 
 
 class Binder:
-    """Binds arguments for attempts; plans are cached per (step, callable)."""
+    """Binds arguments for attempts. Signatures are cached per callable; names are resolved for
+    every attempt, since what is in scope differs between instances (a skipped upstream step)."""
 
     def __init__(self) -> None:
-        self._plans: dict[tuple[int, Any], tuple[list[tuple[str, int]], bool]] = {}
-        self._constants: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._signatures: dict[Callable[..., Any], tuple[tuple[tuple[str, bool], ...], bool]] = {}
+        self._constants: dict[int, tuple[StepDefinition, dict[str, Any], dict[str, Any]]] = {}
 
     def step_params(self, step: StepDefinition, scope: Mapping[str, Any], loop_params: Mapping[str, Any]) -> dict[str, Any]:
         """The step's own params, expressions evaluated against scope and loop params."""
         split = self._constants.get(id(step))
-        if split is None:
+        if split is None or split[0] is not step:
             constants = {k: v for k, v in step.params.items() if not _has_expression(v)}
             expressions = {k: v for k, v in step.params.items() if k not in constants}
-            split = self._constants[id(step)] = (constants, expressions)
-        constants, expressions = split
+            split = self._constants[id(step)] = (step, constants, expressions)
+        _, constants, expressions = split
         if not expressions:
             return dict(constants)
         env = {**scope, **loop_params} if loop_params else scope
@@ -64,19 +64,20 @@ class Binder:
                   all_steps: frozenset[str]) -> dict[str, Any]:
         """Keyword arguments for `fn`, by name, in SPEC's order of precedence."""
         own = self.step_params(step, scope, loop_params)
-        key = (id(step), fn)
-        cached = self._plans.get(key)
-        if cached is None:
-            cached = self._plans[key] = self._plan(step, fn, scope, loop_params, upstream, all_steps)
-        plan, takes_all = cached
+        spec = self._signatures.get(fn)
+        if spec is None:
+            spec = self._signatures[fn] = self._signature(step, fn)
+        names, takes_all = spec
         kwargs: dict[str, Any] = {}
-        for name, source in plan:
-            if source == _STEP:
+        for name, required in names:
+            if name in own:
                 kwargs[name] = own[name]
-            elif source == _LOOP:
+            elif name in loop_params:
                 kwargs[name] = loop_params[name]
-            else:
+            elif name in scope and (name in upstream or name not in all_steps):
                 kwargs[name] = scope[name]
+            elif required:
+                raise _missing(step, name, loop_params, scope, upstream, all_steps)
         if takes_all:
             for name, value in loop_params.items():
                 kwargs.setdefault(name, value)
@@ -84,43 +85,39 @@ class Binder:
                 kwargs.setdefault(name, value)
         return kwargs
 
-    def _plan(self, step: StepDefinition, fn: Callable[..., Any], scope: Mapping[str, Any],
-              loop_params: Mapping[str, Any], upstream: frozenset[str],
-              all_steps: frozenset[str]) -> tuple[list[tuple[str, int]], bool]:
+    @staticmethod
+    def _signature(step: StepDefinition, fn: Callable[..., Any]) -> tuple[tuple[tuple[str, bool], ...], bool]:
+        """(name, required) of every argument bindable by name, and whether fn takes **kwargs."""
         try:
             signature = inspect.signature(fn)
         except (TypeError, ValueError):
-            return [], True
-        plan: list[tuple[str, int]] = []
+            return (), True
+        names: list[tuple[str, bool]] = []
         takes_all = False
         for name, param in signature.parameters.items():
             if param.kind is param.VAR_KEYWORD:
                 takes_all = True
-                continue
-            if param.kind in (param.VAR_POSITIONAL, param.POSITIONAL_ONLY):
-                if param.kind is param.POSITIONAL_ONLY and param.default is param.empty:
+            elif param.kind is param.POSITIONAL_ONLY:
+                if param.default is param.empty:
                     raise ParamError(
                         f"step {step.id!r}: {step.target}() has positional-only argument {name!r}; "
                         "arguments are bound by name",
                         step=step.id,
                     )
-                continue
-            if name in step.params:
-                plan.append((name, _STEP))
-            elif name in loop_params:
-                plan.append((name, _LOOP))
-            elif name in scope and (name in upstream or name not in all_steps):
-                plan.append((name, _SCOPE))
-            elif param.default is param.empty:
-                looked = [
-                    f"step params ({', '.join(step.params) or 'none'})",
-                    f"loop params ({', '.join(loop_params) or 'none'})",
-                    f"upstream outputs ({', '.join(sorted(upstream)) or 'none'})",
-                    f"workflow params ({', '.join(k for k in scope if k not in all_steps) or 'none'})",
-                ]
-                raise ParamError(
-                    f"step {step.id!r}: {step.target}() is missing argument {name!r}; looked in "
-                    + ", ".join(looked),
-                    step=step.id,
-                )
-        return plan, takes_all
+            elif param.kind is not param.VAR_POSITIONAL:
+                names.append((name, param.default is param.empty))
+        return tuple(names), takes_all
+
+
+def _missing(step: StepDefinition, name: str, loop_params: Mapping[str, Any], scope: Mapping[str, Any],
+             upstream: frozenset[str], all_steps: frozenset[str]) -> ParamError:
+    looked = [
+        f"step params ({', '.join(step.params) or 'none'})",
+        f"loop params ({', '.join(loop_params) or 'none'})",
+        f"upstream outputs ({', '.join(sorted(upstream)) or 'none'})",
+        f"workflow params ({', '.join(k for k in scope if k not in all_steps) or 'none'})",
+    ]
+    return ParamError(
+        f"step {step.id!r}: {step.target}() is missing argument {name!r}; looked in " + ", ".join(looked),
+        step=step.id,
+    )

@@ -367,7 +367,8 @@ class Engine:
         instance = Instance(definition, version, instance_id, run_id, self.codec.decode_params(params),
                             self.scheduler.journal)
         instance.status = InstanceStatus(status)
-        if orphan:
+        if orphan:  # its parent attempt was interrupted and starts a new child: this one is over
+            self.store.stop_paused(workflow, instance_id, S.STOPPED.value, now().timestamp())
             instance.status = InstanceStatus.STOPPED
             self.scheduler.journal_instance(instance)
             self.scheduler.instances[(workflow, instance_id)] = instance

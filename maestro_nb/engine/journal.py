@@ -88,8 +88,8 @@ class Journal:
         if events:
             first = self.store.next_seq(len(events))
             events = [(first + i,) + e[1:] for i, e in enumerate(events)]
-        self.store.append("instance_log", inst_rows)
-        self.store.append("attempt_log", rows)
-        self.store.append("event_log", events)
+        self.store.append_together(
+            [("attempt_log", rows), ("event_log", events), ("instance_log", inst_rows)]
+        )
         self._last_flush = time.monotonic()
         self._pause_pending = False

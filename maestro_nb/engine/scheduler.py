@@ -263,7 +263,7 @@ class Scheduler(Journal, PauseControls):
         step = a.node.step
         try:
             call = self._prepare(a)
-        except (MaestroError, TypeError, ValueError) as exc:
+        except Exception as exc:  # binding failed (an expression, a missing name): the attempt fails
             a.error = exc.message if isinstance(exc, MaestroError) else f"{type(exc).__name__}: {exc}"
             a.transition(S.FATALLY_FAILED)
             self._attempt_failed(a, retry=False)

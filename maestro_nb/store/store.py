@@ -183,6 +183,17 @@ class Store:
             " AND (workflow, instance_id) IN (SELECT workflow, instance_id FROM instances"
             " WHERE status IN ('CREATED', 'IN_PROGRESS'))", list(in_flight),
         )
+        return self._mark(rows, status, at)
+
+    def stop_paused(self, workflow: str, instance_id: int, status: str, at: float) -> int:
+        """Append a `status` snapshot for every paused attempt of one instance; returns how many."""
+        rows = self.rows(
+            "SELECT * EXCLUDE (seq) FROM attempts WHERE status = 'PAUSED' AND workflow = ? AND instance_id = ?",
+            [workflow, instance_id],
+        )
+        return self._mark(rows, status, at)
+
+    def _mark(self, rows: list[tuple], status: str, at: float) -> int:
         if not rows:
             return 0
         first = self.next_seq(len(rows))
@@ -230,15 +241,39 @@ class Store:
     # --- bulk appends -------------------------------------------------------------------
     def append(self, table: str, rows: list[tuple]) -> None:
         """Append many rows (in the table's column order) at once through Arrow."""
-        if not rows:
+        self.append_together([(table, rows)])
+
+    def append_together(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
+        """Append to several tables in one transaction: a crash keeps all of it or none."""
+        batches = [(table, rows) for table, rows in batches if rows]
+        if not batches:
             return
         import pyarrow as pa
 
-        schema = _SCHEMAS[table]
-        arrays = [pa.array(col, type=field.type) for field, col in zip(schema, zip(*rows))]
-        batch = pa.table(arrays, schema=schema)  # noqa: F841 - read by DuckDB's replacement scan
+        arrow = []
+        for table, rows in batches:
+            schema = _SCHEMAS[table]
+            arrays = [pa.array(col, type=field.type) for field, col in zip(schema, zip(*rows))]
+            arrow.append((table, pa.table(arrays, schema=schema)))
         with self._lock:
-            self.conn.execute(f"INSERT INTO {table} SELECT * FROM batch")
+            if len(arrow) == 1:
+                self._insert(*arrow[0])
+                return
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                for table, batch in arrow:
+                    self._insert(table, batch)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def _insert(self, table: str, batch: Any) -> None:
+        self.conn.register("_maestro_batch", batch)
+        try:
+            self.conn.execute(f"INSERT INTO {table} SELECT * FROM _maestro_batch")
+        finally:
+            self.conn.unregister("_maestro_batch")
 
     # --- values -------------------------------------------------------------------------
     def save_table(self, value: Any) -> str:

@@ -674,13 +674,13 @@ def test_hot_path_batches_writes_instead_of_one_statement_per_transition(engine,
             noop: true
     """)
     appended: list[tuple[str, int]] = []
-    real_append = engine.store.append
+    real_append = engine.store.append_together
 
-    def counting_append(table, rows):
-        appended.append((table, len(rows)))
-        return real_append(table, rows)
+    def counting_append(batches):
+        appended.extend((table, len(rows)) for table, rows in batches if rows)
+        return real_append(batches)
 
-    monkeypatch.setattr(engine.store, "append", counting_append)
+    monkeypatch.setattr(engine.store, "append_together", counting_append)
     counter = _CountingConnection(engine.store.conn)
     monkeypatch.setattr(engine.store, "conn", counter)
     inst = engine.run("w")
