@@ -114,7 +114,7 @@ class PauseControls:
             raise UnknownNameError("param", name, a.params, workflow=a.workflow)
         self._check_storable(a, f"param {name!r}", value)
         old = a.params.get(name, MISSING)
-        a.params[name] = value
+        dict.__setitem__(a.params, name, value)  # the one sanctioned change, recorded below
         self.event("mutate", {"param": name, "old": None if old is MISSING else self.codec.encode(old),
                               "new": self.codec.encode(value)}, attempt=a)
         self.journal(a)

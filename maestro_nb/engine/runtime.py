@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StateError
 from ..models.definition import IterationSpace, StepDefinition, WorkflowDefinition
 from ..models.status import (
     ALLOWED_TRANSITIONS,
@@ -41,6 +42,19 @@ _NAMES: dict[bytes, tuple[str, ...]] = {}  # status-number sequence -> its names
 NO_HOLDS: frozenset[int] = frozenset()  # `paused_by` of an attempt no breakpoint holds
 
 
+class BoundParams(dict):
+    """An attempt's bound arguments. Read them freely; change one with Engine.set_param (or, in a
+    notebook, `paused[0].params[name] = value`), which validates, stores and records the change."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise StateError("an attempt's params change through engine.set_param(attempt, name, value), "
+                         "which validates, stores and records the change")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _refuse  # type: ignore[assignment]
+
+
 class Attempt:
     """One try of one step in one iteration of one run."""
 
@@ -61,7 +75,7 @@ class Attempt:
         self.status = S.CREATED
         self._statuses = bytearray(b"\0")  # _STATUSES[0] is CREATED
         self.times: list[float] = [time.time()]  # when each status in the history began
-        self.params: dict[str, Any] = {}
+        self.params = BoundParams()
         self.output: Any = None
         self.output_given = False
         self.error: str | None = None

@@ -30,6 +30,7 @@ from .runtime import (
     SKIPPED_CODE,
     STOPPED_CODE,
     Attempt,
+    BoundParams,
     Frame,
     Instance,
     Node,
@@ -227,7 +228,7 @@ class Scheduler(Journal, PauseControls):
     def _revive_paused(self, a: Attempt, seed: Seed) -> None:
         a.history = list(seed.history) or a.history
         a.status = S.PAUSED
-        a.params = seed.params
+        a.params = BoundParams(seed.params)
         a.output = seed.output
         a.pause_point = seed.pause_point
         a.paused_by = set(seed.paused_by)
@@ -303,14 +304,14 @@ class Scheduler(Journal, PauseControls):
                     f"step {step.id!r}: {step.target!r} {what} in the kernel namespace"
                     + (f"; did you mean {hint!r}?" if hint else ""), step=step.id,
                 )
-            a.params = self.binder.bind_call(step, fn, scope, a.loop_params,
-                                             a.instance.upstream(step.id), a.instance.all_steps)
+            a.params = BoundParams(self.binder.bind_call(
+                step, fn, scope, a.loop_params, a.instance.upstream(step.id), a.instance.all_steps))
             return fn
         params = self.binder.step_params(step, scope, a.loop_params)
         if step.kind == "sql":
-            a.params = {**a.instance.params, **a.loop_params, **params}
+            a.params = BoundParams({**a.instance.params, **a.loop_params, **params})
         else:
-            a.params = {**a.loop_params, **params}
+            a.params = BoundParams({**a.loop_params, **params})
         return None
 
     def _run(self, a: Attempt, fn: Callable[[], Any] | None, kind: str) -> None:

@@ -167,3 +167,15 @@ def test_mutating_an_attempt_that_is_not_paused_is_refused(sweep):
     with pytest.raises(StateError, match="is not paused; it is SUCCEEDED"):
         sweep.set_param(a, "lr", 0.7)
     assert a.params["lr"] == 0.1 and row_counts(sweep) == counts
+
+
+def test_params_of_a_paused_attempt_change_only_through_set_param(sweep):
+    sweep.set_breakpoint("wf.train")
+    sweep.run("wf")
+    (a,) = sweep.paused(lr=0.1)
+    before = row_counts(sweep)
+    for change in (lambda: a.params.__setitem__("lr", 9), lambda: a.params.update(lr=9),
+                   lambda: a.params.pop("lr"), lambda: a.params.clear()):
+        with pytest.raises(StateError, match="engine.set_param"):
+            change()
+    assert a.params["lr"] == 0.1 and row_counts(sweep) == before
