@@ -43,9 +43,13 @@ class PauseControls:
         self._release_hold(a)
         self.event("resume", {"step": step}, attempt=a)
         if step:
-            successors = frozenset(n.step.id for n in a.node.frame.successors[a.node.step.id])
+            # The next step downstream; from the last step of a foreach body, the foreach's own.
+            node, index = a.node, a.index
+            while not node.frame.successors[node.step.id] and node.frame.parent is not None:
+                node, index = node.frame.parent, None
+            successors = frozenset(n.step.id for n in node.frame.successors[node.step.id])
             if successors:
-                a.instance.step_traps.append((a.node.frame, successors, a.index))
+                a.instance.step_traps.append((node.frame, successors, index))
         self._continue(a)
 
     def _check_resumable(self, a: Attempt) -> None:

@@ -290,3 +290,15 @@ def test_stopping_the_instance_ends_its_paused_attempts(line, calls):
     assert_not_paused(line, b, bp, "STOPPED")
     assert instance.status.value == "STOPPED" == instance_status(line, "line")
     assert len(line.sql("SELECT * FROM steps WHERE paused > 0")) == 0
+
+
+def test_step_from_the_last_step_of_a_foreach_body_pauses_after_the_foreach(engine, namespace, calls):
+    nested_steps(namespace, calls)
+    engine.define("n", NESTED)
+    bp = engine.set_breakpoint("n.total")
+    engine.run("n")
+    engine.delete_breakpoint(bp, keep_paused=True)
+    first, *rest = engine.paused()
+    engine.resume(first, step=True)
+    engine.resume(rest)
+    assert [a.label for a in engine.paused()] == ["n#1 report"] and calls["report"] == 0
