@@ -127,6 +127,11 @@ class Engine:
                         return
                 drive = True
         except BaseException as exc:
+            try:  # keep what happened up to the interruption: it is in the state file
+                self.scheduler.settle()
+                self.scheduler.flush()
+            except Exception:
+                pass
             with self._lock:
                 self._driver = None
                 stranded = []

@@ -30,8 +30,11 @@ class Executor(Protocol):
 def _run(call: Callable[[], Any], done: Done) -> None:
     try:
         value = call()
-    except BaseException as exc:  # the step's own failure: reported, never raised here
+    except Exception as exc:  # the step's own failure: reported, never raised here
         done(False, exc)
+    except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then let through
+        done(False, exc)
+        raise
     else:
         done(True, value)
 

@@ -360,6 +360,13 @@ class Scheduler(Journal, PauseControls):
             if self._check(a, "after"):
                 return
             self._succeed(a)
+        elif not isinstance(value, Exception):  # the user interrupted the kernel: stop the instance
+            a.error = f"interrupted ({type(value).__name__})"
+            a.transition(S.INTERRUPTED)
+            a.instance.stopping = True
+            self.event("interrupt", {"error": a.error}, attempt=a)
+            self._finish_iteration(a, S.INTERRUPTED, None)
+            self._settle_queue[a.instance] = None
         else:
             a.error = _describe(value)
             a.transition(S.USER_FAILED)

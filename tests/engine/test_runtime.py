@@ -802,3 +802,96 @@ def test_an_undefined_callable_fails_fatally_with_a_hint(engine, namespace):
     [row] = attempts(engine, "w", "s")
     assert row["status"] == "FATALLY_FAILED"
     assert "'trian' is not defined" in row["error"] and "did you mean 'train'" in row["error"]
+
+
+def test_keyboard_interrupt_in_a_step_stops_the_instance_and_reaches_the_caller(engine, namespace):
+    calls = []
+
+    def step(i):
+        calls.append(i)
+        if i == 2:
+            raise KeyboardInterrupt
+
+    namespace["step"] = step
+    engine.define("w", {"steps": [{"id": "s", "foreach": {"i": list(range(6))}, "run": "step",
+                                   "retry": {"limit": 2}}]})
+    with pytest.raises(KeyboardInterrupt):
+        engine.run("w")
+    assert calls == [0, 1, 2]  # no retry, no further iteration
+    engine.recover()  # the next drive settles the instance
+    instance = engine.instance("w", 1)
+    assert instance.status is InstanceStatus.STOPPED and calls == [0, 1, 2]
+    stored = dict(engine.sql("SELECT iteration, status FROM iterations").values.tolist())
+    assert stored["2"] == "INTERRUPTED" and stored["0"] == stored["1"] == "SUCCEEDED"
+
+
+# --- regressions ------------------------------------------------------------------------------
+@pytest.mark.parametrize("first_use_b", [True, False], ids=["b-ran-first", "b-skipped-first"])
+def test_binding_is_resolved_per_attempt_when_an_optional_upstream_is_skipped(engine, namespace, first_use_b):
+    namespace["fa"] = lambda: 1
+    namespace["fb"] = lambda: 2
+    namespace["fc"] = lambda a=None, b="default": {"a": a, "b": b}
+    define(engine, "w", """
+        params: {use_b: true}
+        steps:
+          - id: a
+            run: fa
+          - id: b
+            if: ${use_b}
+            run: fb
+          - id: c
+            after: [a, b]
+            run: fc
+    """)
+    for number, use_b in enumerate([first_use_b, not first_use_b], start=1):
+        inst = engine.run("w", {"use_b": use_b})  # no KeyError escapes: binding is per attempt
+        assert inst.status is InstanceStatus.SUCCEEDED
+        (c,) = [r for r in attempts(engine, "w", "c") if r["instance_id"] == number]
+        assert json.loads(c["output"]) == {"a": 1, "b": 2 if use_b else "default"}
+
+
+def test_fail_after_running_blocks_a_join_of_a_failed_and_a_succeeded_step(engine, namespace):
+    ran = []
+
+    def bad():
+        raise RuntimeError("x")
+
+    namespace["bad"] = bad
+    namespace["ok"] = lambda: 1
+    namespace["join"] = lambda a=None, b=None: ran.append("join")
+    define(engine, "w", """
+        failure_mode: fail_after_running
+        steps:
+          - id: a
+            run: bad
+          - id: b
+            run: ok
+          - id: c
+            after: [a, b]
+            run: join
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.FAILED
+    assert ran == []
+    found = statuses(engine, "w")
+    assert found["a"] == "USER_FAILED" and found["b"] == "SUCCEEDED"
+    assert "c" not in found
+    blocked = engine.sql("SELECT step_id, detail->>'status' AS s FROM events WHERE kind = 'step'")
+    assert ["c", "BLOCKED"] in blocked.values.tolist()
+
+
+def test_ignore_covers_a_failing_condition_and_a_failing_foreach_expansion(engine, namespace):
+    ran = []
+    namespace["ok"] = lambda: 1
+    namespace["nxt"] = lambda: ran.append("nxt")
+    engine.define("w", {"failure_mode": "ignore", "steps": [
+        {"id": "a", "run": "ok", "if": "${1/0}"},
+        {"id": "b", "after": ["a"], "run": "nxt"},
+        {"id": "f", "foreach": {"x": "${[1][5]}"}, "run": "ok"},
+        {"id": "g", "after": ["f"], "run": "nxt"},
+    ]})
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert ran == ["nxt", "nxt"]
+    steps = dict(engine.sql("SELECT step_id, status FROM steps").values.tolist())
+    assert steps == {"a": "COMPLETED_WITH_ERROR", "b": "SUCCEEDED", "f": "COMPLETED_WITH_ERROR", "g": "SUCCEEDED"}
