@@ -292,8 +292,13 @@ class RunView(_Bundle):
     heading: str
     status: str
     steps: list[StepLine]
-    paused: list[str]
+    paused: list[str]  # the first few, described
     hints: list[str] = field(default_factory=list)
+    paused_total: int = 0  # how many are paused in all
+
+    @property
+    def _more(self) -> int:
+        return max(self.paused_total - len(self.paused), 0)
 
     def plain(self) -> str:
         width = max((len("  " * s.depth + s.step) for s in self.steps), default=0)
@@ -303,8 +308,10 @@ class RunView(_Bundle):
             if s.error:
                 lines.append(f"  {' ' * width}  error: {s.error}")
         if self.paused:
-            lines.append(f"paused ({len(self.paused)}):")
+            lines.append(f"paused ({len(self.paused) + self._more}):")
             lines += [f"  {p}" for p in self.paused]
+            if self._more:
+                lines.append(f"  ... and {self._more} more")
         return "\n".join(lines + self.hints)
 
     def html(self) -> str:
@@ -317,7 +324,10 @@ class RunView(_Bundle):
         paused = ""
         if self.paused:
             items = "".join(f"<li><code>{_esc(p)}</code></li>" for p in self.paused)
-            paused = f"<div>paused ({len(self.paused)}):<ul style=\"margin:0\">{items}</ul></div>"
+            if self._more:
+                items += f"<li>... and {self._more} more</li>"
+            total = len(self.paused) + self._more
+            paused = f"<div>paused ({total}):<ul style=\"margin:0\">{items}</ul></div>"
         return (f"<div><b>{_esc(self.heading)}</b>: {_status_html(self.status)}"
                 f'<table style="{_CSS}"><tbody>{"".join(rows)}</tbody></table>'
                 f"{paused}{_footer_html(self.hints)}</div>")

@@ -72,16 +72,37 @@ class KernelSession:
         from ..engine.engine import default_db_path
 
         target = path if path is not None else (self.db_path or default_db_path())
+        ours = self._engine is not None and self.db_path not in (None, ":memory:") and \
+            os.path.abspath(target) == os.path.abspath(self.db_path)
+        if not ours:
+            self._check_openable(target)  # a bad path leaves the current state file in use
         self.close()
         if fresh and target != ":memory:":
-            from ..engine.engine import Engine
-
-            if os.path.exists(target):
-                Engine(target, {}).close()  # fails clearly, before deleting, if another process holds it
             for name in (target, target + ".wal"):
                 if os.path.exists(name):
                     os.remove(name)
         return self._open(target)
+
+    @staticmethod
+    def _check_openable(target: str) -> None:
+        """Fail clearly, before anything changes, when `target` cannot be opened (held, not a DB)."""
+        if target == ":memory:":
+            return
+        import duckdb
+
+        from ..errors import StoreLockedError
+
+        if os.path.exists(target):
+            try:
+                duckdb.connect(target, read_only=True).close()
+            except duckdb.IOException as exc:
+                if "lock" in str(exc).lower():
+                    raise StoreLockedError(target) from None
+                raise MaestroError(f"cannot open state file {target}: {str(exc).splitlines()[0]}") from None
+            except duckdb.Error as exc:
+                raise MaestroError(f"cannot open state file {target}: {str(exc).splitlines()[0]}") from None
+        elif not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            raise MaestroError(f"cannot create state file {target}: its folder does not exist")
 
     def close(self) -> None:
         """Close the engine (waiting for a background run) and drop its breakpoint variables."""
@@ -156,6 +177,8 @@ class KernelSession:
                 raise MaestroError(f"--as {requested!r}: a variable name is an identifier")
             if requested in taken:
                 raise MaestroError(f"--as {requested!r}: a breakpoint with that name exists already")
+            if requested in (PAUSED_NAME, PAUSED_FALLBACK):
+                raise MaestroError(f"--as {requested!r}: that name holds every paused attempt; choose another")
             if not self.name_free(requested):
                 raise MaestroError(f"--as {requested!r}: that is one of your variables; choose another name")
             return requested

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.status import StepStatus
 from .display import DagView, RunView, StepLine, Table, Text
-from .variables import attempt_order, describe, many
+from .variables import SHOWN, attempt_order, describe, many
 
 if TYPE_CHECKING:
     from ..engine.runtime import Attempt, Instance
@@ -42,7 +42,8 @@ def run_view(session: KernelSession, instance: Instance) -> RunView:
         hints.append(f"inspect them in `{name}`; continue with %resume (or %skip) WF.STEP "
                      "[--iteration K | name=value ...] or --all")
     return RunView(f"{instance.label} (version {instance.version}, run {instance.run_id})",
-                   engine.status_word(instance), lines, [describe(session, a) for a in attempts], hints)
+                   engine.status_word(instance), lines, [describe(session, a) for a in attempts[:SHOWN]],
+                   hints, paused_total=len(attempts))
 
 
 def after_action(session: KernelSession, attempts: Iterable[Attempt]) -> Any:

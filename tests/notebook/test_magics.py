@@ -248,3 +248,30 @@ def test_background_run_lands_in_paused(tune):
     assert [a.iteration for a in tune.user_ns["paused"]] == ["1"]
     tune.run_line_magic("resume", "")
     assert engine.status_word(engine.instance("tune")) == "SUCCEEDED"
+
+
+def test_breakpoint_variable_cannot_take_the_name_of_the_paused_collection(tune):
+    for name in ("paused", "maestro_paused"):
+        with pytest.raises(UsageError, match="holds every paused attempt"):
+            tune.run_line_magic("breakpoint", f"tune.train --as {name}")
+    assert tune.run_line_magic("breakpoint", "list") is not None
+    assert session_for(tune).engine.breakpoints() == []
+
+
+def test_a_state_file_that_cannot_be_opened_leaves_the_current_one_in_use(tune):
+    tune.run_line_magic("workflow", "run tune")
+    with pytest.raises(UsageError, match="folder does not exist"):
+        tune.run_line_magic("workflow", "db /no/such/folder/state.duckdb")
+    assert "tune#1" in plain(tune.run_line_magic("workflow", "status"))
+
+
+def test_run_summary_shows_the_first_paused_attempts_and_counts_the_rest(shell):
+    shell.run_line_magic("workflow", "db :memory:")
+    shell.run_cell("def f(i):\n    return i")
+    shell.run_cell_magic("workflow", "wide", "steps:\n  - id: s\n    foreach:\n      i: ${range(50)}\n    run: f\n")
+    shell.run_line_magic("breakpoint", "wide.s")
+    view = shell.run_line_magic("workflow", "run wide")
+    text = plain(view)
+    assert "paused (50):" in text and "... and 30 more" in text
+    assert text.count("wide#1 s[") == 20
+    assert "... and 30 more" in view._repr_mimebundle_()["text/html"]
