@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ class ValueCodec:
     def __init__(self, store: Store | None, *, pickle_values: bool = False):
         self.store = store
         self.pickle_values = pickle_values
+        # Tables already saved, by object: (the object, its fingerprint, the table's name). The
+        # same DataFrame bound to many attempts, or flushed again, is stored once.
+        self._saved: dict[int, tuple[weakref.ref[Any], Any, str]] = {}
 
     def storable(self, value: Any) -> bool:
         """True when `value` survives a restart (JSON-native, a table, or pickled by opt-in)."""
@@ -82,7 +86,7 @@ class ValueCodec:
         except (TypeError, ValueError):
             pass
         if _is_table(value):
-            name = self.store.save_table(value) if save_tables and self.store is not None else "unsaved"
+            name = self._save_table(value) if save_tables and self.store is not None else "unsaved"
             return json.dumps({MARK: "table", "name": name, "type": _type_name(value)})
         if self.pickle_values:
             try:
@@ -101,6 +105,16 @@ class ValueCodec:
             return "{" + ", ".join(
                 f"{json.dumps(k)}: {self.encode(v)}" for k, v in params.items()
             ) + "}"
+
+    def _save_table(self, value: Any) -> str:
+        """The table's name in the store, saving it only when this content was not saved yet."""
+        fingerprint = _fingerprint(value)
+        known = self._saved.get(id(value))
+        if known is not None and known[0]() is value and known[1] == fingerprint:
+            return known[2]
+        name = self.store.save_table(value)
+        self._saved[id(value)] = (weakref.ref(value), fingerprint, name)
+        return name
 
     def decode(self, text: str | None) -> Any:
         if text is None:
@@ -135,6 +149,19 @@ def _plain_or_fail(value: Any) -> Any:
     if plain is value:
         raise TypeError(f"{_type_name(value)} is not JSON-native")
     return plain
+
+
+def _fingerprint(table: Any) -> Any:
+    """Arrow tables are immutable; a DataFrame may change in place, so its content is hashed."""
+    if type(table).__module__.startswith("pyarrow"):
+        return None
+    import pandas as pd
+
+    try:
+        content = int(pd.util.hash_pandas_object(table, index=True).sum())
+    except TypeError:  # unhashable cells (lists, dicts): never reuse, save every time
+        return object()
+    return (table.shape, tuple(map(str, table.columns)), content)
 
 
 def _to_arrow(frame: Any) -> Any:

@@ -286,3 +286,53 @@ def test_steps_view_shows_the_step_level_status(engine, namespace):
     assert statuses == {"a": "COMPLETED_WITH_ERROR", "b": "SUCCEEDED", "c": "USER_FAILED"}
     blocked = engine.sql("SELECT step_id, detail->>'status' AS s FROM events WHERE kind = 'step'")
     assert ["d", "BLOCKED"] in blocked.values.tolist()
+
+
+def test_a_flush_is_one_transaction_a_failing_insert_leaves_no_table_written(engine, namespace, monkeypatch):
+    namespace["f"] = lambda: 42
+    engine.define("w", {"steps": [{"id": "a", "run": "f"}]})
+    real_insert = engine.store._insert
+    inserted: list[str] = []
+
+    def insert(table, batch):
+        inserted.append(table)
+        if len(inserted) == 2:  # the second table of the flush's transaction
+            raise RuntimeError("disk full")
+        real_insert(table, batch)
+
+    monkeypatch.setattr(engine.store, "_insert", insert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        engine.run("w")
+    monkeypatch.undo()
+    first, second = inserted[:2]
+    assert first != second
+    counts = {table: engine.store.rows(f"SELECT count(*) FROM {table}")[0][0] for table in (first, second)}
+    assert counts == {first: 0, second: 0}
+    # The rollback left no transaction open: the next run is written as usual.
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    assert engine.sql("SELECT status FROM instances WHERE instance_id = 2").status.tolist() == ["SUCCEEDED"]
+
+
+def test_a_dataframe_bound_to_many_attempts_is_stored_once_until_it_changes(engine, namespace):
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": range(100)})
+    namespace["load"] = lambda: frame
+    namespace["use"] = lambda load, i: int(load.x.sum()) + i
+    engine.define("w", {"steps": [
+        {"id": "load", "run": "load"},
+        {"id": "use", "after": ["load"], "foreach": {"i": list(range(20))}, "run": "use"},
+    ]})
+    engine.set_breakpoint("w.use", iteration=0)
+    engine.run("w")
+
+    def tables() -> int:
+        return int(engine.sql("SELECT count(*) AS n FROM information_schema.tables"
+                              " WHERE table_name LIKE 'value_%'").n[0])
+
+    assert tables() == 1  # the output of load and the param of 20 attempts: one table
+    (paused,) = engine.paused()
+    paused.params["load"].loc[0, "x"] = 1000  # changed in place: stored again when flushed
+    engine.resume(paused)
+    assert tables() == 2
+    assert engine.results("w", "use").output.tolist()[0] == 4950 + 1000
