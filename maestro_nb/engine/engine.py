@@ -577,8 +577,8 @@ class Engine:
         self._act(lambda: self.scheduler.set_output(attempt, value), drive=False)
 
     def flush(self) -> None:
-        """Write every pending change to the state file now."""
-        self._act(lambda: None, drive=False)
+        """Write every pending change to the state file now (on the driving thread, if one runs)."""
+        self._act(self.scheduler.flush, drive=False)
 
     # --- reading ------------------------------------------------------------------------
     def sql(self, query: str, params: list[Any] | None = None) -> Any:

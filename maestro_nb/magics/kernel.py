@@ -45,7 +45,9 @@ class KernelSession:
     def engine(self) -> Engine:
         """The engine, opened on first use on the session's state file."""
         if self._engine is None:
-            self._open(self.db_path)
+            engine = self._open(self.db_path)
+            for line in engine.recovery_report:  # opened on first use: say what it found
+                print(f"maestro_nb: {engine.path}: {line}; %workflow recover runs them on", file=sys.stderr)
         assert self._engine is not None
         return self._engine
 

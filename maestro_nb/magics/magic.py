@@ -116,6 +116,12 @@ def _cmd_show(session: KernelSession, args: Any) -> Any:
     return workflows.show(session, args.name, args.version)
 
 
+@magic_arguments(name="workflow recover")
+def _cmd_recover(session: KernelSession, args: Any) -> Any:
+    """Run on the instances that were unfinished when the state file was opened (after a crash)."""
+    return workflows.recover(session)
+
+
 @magic_arguments(name="workflow db")
 @argument("path", nargs="?", help="a DuckDB file, or :memory: (default: show the current one)")
 @argument("--fresh", action="store_true", help="delete the file first: start from an empty state")
@@ -133,6 +139,7 @@ def _cmd_define(session: KernelSession, args: Any) -> Any:
 WORKFLOW_COMMANDS: dict[str, Command] = {
     "run": _cmd_run, "status": _cmd_status, "results": _cmd_results, "restart": _cmd_restart,
     "stop": _cmd_stop, "timeline": _cmd_timeline, "show": _cmd_show, "db": _cmd_db,
+    "recover": _cmd_recover,
 }
 
 

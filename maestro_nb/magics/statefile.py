@@ -23,5 +23,7 @@ def db(session: KernelSession, path: str | None = None, *, fresh: bool = False) 
              + f": {workflows} workflow{'s' if workflows != 1 else ''}, "
              + f"{len(engine.breakpoints())} breakpoint{'s' if len(engine.breakpoints()) != 1 else ''}, "
              + f"{paused} paused attempt{'s' if paused != 1 else ''}"]
-    lines += [f"recovered: {line}" for line in engine.recovery_report]
+    lines += [f"found unfinished: {line}" for line in engine.recovery_report]
+    if engine.recovery_report:
+        lines.append("%workflow recover runs them on")
     return Text(lines)

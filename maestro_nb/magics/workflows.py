@@ -62,6 +62,17 @@ def restart(session: KernelSession, name: str, instance_id: int | None = None, *
     return run_view(session, engine.restart(name, instance_id, from_step=from_step, iteration=iteration))
 
 
+def recover(session: KernelSession) -> Any:
+    """Run on the instances the state file held unfinished when it was opened."""
+    from .display import Text
+    from .variables import many
+
+    instances = session.engine.recover()
+    if not instances:
+        return Text(["nothing to recover: no instance was unfinished when the state file was opened"])
+    return many([run_view(session, instance) for instance in instances])
+
+
 def stop(session: KernelSession, name: str, instance_id: int | None = None) -> Any:
     """Stop an instance: paused and queued attempts end STOPPED."""
     return run_view(session, session.engine.stop(name, instance_id))

@@ -275,3 +275,23 @@ def test_run_summary_shows_the_first_paused_attempts_and_counts_the_rest(shell):
     assert "paused (50):" in text and "... and 30 more" in text
     assert text.count("wide#1 s[") == 20
     assert "... and 30 more" in view._repr_mimebundle_()["text/html"]
+
+
+def test_recover_runs_on_what_a_crashed_kernel_left(shell, tmp_path):
+    from maestro_nb.engine.engine import Engine
+
+    path = str(tmp_path / "crashed.duckdb")
+    calls = []
+    crashed = Engine(path, {"f": lambda i: calls.append(i) or i})
+    crashed.define("w", {"steps": [{"id": "s", "foreach": {"i": [0, 1, 2]}, "run": "f"}]})
+    crashed.set_breakpoint("w.s", iteration=1)
+    crashed.run("w")
+    crashed.delete_breakpoint("w.s", keep_paused=True)
+    crashed.close()  # iteration 1 is paused; the file is as a crash after the pause would leave it
+    shell.run_line_magic("workflow", f"db {path}")
+    recovered = plain(shell.run_line_magic("workflow", "recover"))
+    assert recovered.startswith("w#1 (version 1, run 1): paused") and calls == [0, 2]
+    shell.user_ns["f"] = lambda i: calls.append(i) or i
+    shell.run_line_magic("resume", "w.s")
+    assert calls == [0, 2, 1]
+    assert "w#1 (version 1, run 1): SUCCEEDED" in plain(shell.run_line_magic("workflow", "status w"))
