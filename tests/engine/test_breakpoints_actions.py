@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import maestro_nb.engine.scheduler as scheduler_module
 from maestro_nb.models.status import StepStatus
 
 from .bp_support import (
@@ -302,3 +303,97 @@ def test_step_from_the_last_step_of_a_foreach_body_pauses_after_the_foreach(engi
     engine.resume(first, step=True)
     engine.resume(rest)
     assert [a.label for a in engine.paused()] == ["n#1 report"] and calls["report"] == 0
+
+
+# --------------------------------------------------------------------------- released attempts run from the loop
+def test_fail_immediately_holds_after_resuming_every_attempt(engine, namespace):
+    seen = []
+
+    def work(i):
+        seen.append(i)
+        if i == 0:
+            raise RuntimeError("bad")
+        return i
+
+    namespace["work"] = work
+    engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": [0, 1, 2, 3]}, "run": "work"}]})
+    engine.set_breakpoint("wf.w")
+    instance = engine.run("wf")
+    assert len(engine.paused()) == 4 and seen == []
+    engine.resume(engine.paused())
+    assert seen == [0], "a failing released iteration stops the others"
+    assert instance.status.value == "FAILED" == instance_status(engine, "wf")
+    assert stored(engine, "wf", "w") == {
+        ("0", 1): "USER_FAILED", ("1", 1): "STOPPED", ("2", 1): "STOPPED", ("3", 1): "STOPPED"}
+    assert engine.paused() == []
+
+
+def test_a_long_resumed_sweep_flushes_successes_at_the_flush_interval(engine, namespace, monkeypatch):
+    namespace["work"] = lambda i: i
+    engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": list(range(20))}, "run": "work"}]})
+    engine.set_breakpoint("wf.w")
+    instance = engine.run("wf")
+    monkeypatch.setattr(scheduler_module, "FLUSH_INTERVAL", 0)
+    succeeded_per_append: list[int] = []
+    real_append = engine.store.append_together
+
+    def counting_append(batches):
+        succeeded_per_append.append(sum(
+            1 for table, rows in batches if table == "attempt_log" for row in rows if row[8] == "SUCCEEDED"))
+        return real_append(batches)
+
+    monkeypatch.setattr(engine.store, "append_together", counting_append)
+    engine.resume(engine.paused())
+    monkeypatch.undo()
+    assert instance.status.value == "SUCCEEDED"
+    assert sum(succeeded_per_append) == 20
+    assert len([n for n in succeeded_per_append if n]) > 1, "every success waited for the end of the sweep"
+
+
+# --------------------------------------------------------------------------- sub-workflows of an ending parent
+@pytest.fixture
+def child_calls(engine, namespace) -> list[str]:
+    """`child` (c1 -> c2) with a breakpoint on c2; the list records the calls of c1 and c2."""
+    ran: list[str] = []
+
+    def c1():
+        ran.append("c1")
+        return 1
+
+    def c2(c1):
+        ran.append("c2")
+        return c1 + 1
+
+    def boom():
+        raise RuntimeError("x")
+
+    namespace.update(c1=c1, c2=c2, boom=boom)
+    engine.define("child", {"steps": [{"id": "c1", "run": "c1"}, {"id": "c2", "after": ["c1"], "run": "c2"}]})
+    engine.set_breakpoint("child.c2")
+    return ran
+
+
+def assert_child_stopped(engine) -> None:
+    assert engine.paused() == []
+    assert instance_status(engine, "child") == "STOPPED"
+    assert stored(engine, "child", "c2") == {("", 1): "STOPPED"}
+    assert len(engine.sql("SELECT * FROM steps WHERE paused > 0")) == 0
+
+
+def test_a_parent_failing_fast_stops_its_paused_sub_workflow(engine, child_calls):
+    engine.define("parent", {"steps": [{"id": "sub", "workflow": "child"}, {"id": "other", "run": "boom"}]})
+    instance = engine.run("parent")
+    assert instance.status.value == "FAILED" == instance_status(engine, "parent")
+    assert_child_stopped(engine)
+    assert child_calls == ["c1"]
+
+
+def test_stopping_a_parent_stops_its_paused_sub_workflow(engine, child_calls):
+    engine.define("parent", {"steps": [{"id": "sub", "workflow": "child"},
+                                       {"id": "after_sub", "after": ["sub"], "run": "c1"}]})
+    instance = engine.run("parent")
+    assert labels(engine.paused()) == ["child#1 c2"]
+    engine.stop("parent")
+    assert instance.status.value == "STOPPED" == instance_status(engine, "parent")
+    assert_child_stopped(engine)
+    assert child_calls == ["c1"]

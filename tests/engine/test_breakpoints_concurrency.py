@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import Counter
 
 import pytest
 
 from maestro_nb.engine.engine import Engine
+from maestro_nb.engine.executors import ThreadExecutor
 from maestro_nb.errors import StateError
 
 from .bp_support import Calls
@@ -241,3 +243,36 @@ def test_thousand_iterations_resume_a_subset_by_condition_then_delete(engine, na
 
 def a_total(engine: Engine) -> int:
     return int(engine.sql("SELECT output FROM attempts WHERE step_id = 'total'").output[0])
+
+
+@pytest.mark.parametrize("release", ["resume_all", "delete_breakpoint"])
+def test_foreach_concurrency_limit_holds_for_released_attempts(db_path, namespace, release):
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0, "calls": 0}
+
+    def work(i):
+        with lock:
+            state["now"] += 1
+            state["calls"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)  # room to overlap: released attempts submitted at once would show it
+        with lock:
+            state["now"] -= 1
+        return i
+
+    namespace["work"] = work
+    # More threads than the limit, so that the limit is what binds (not the CPU count).
+    with Engine(db_path, namespace, executor=ThreadExecutor(workers=8)) as engine:
+        engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": list(range(12))}, "concurrency": 2,
+                                        "run": "work"}]})
+        bp = engine.set_breakpoint("wf.w")
+        instance = engine.run("wf")
+        assert len(engine.paused()) == 12 and state["calls"] == 0
+        if release == "resume_all":
+            engine.resume(engine.paused())
+        else:
+            engine.delete_breakpoint(bp)
+        assert instance.status.value == "SUCCEEDED"
+        assert engine.paused() == []
+    assert state["calls"] == 12
+    assert 1 <= state["peak"] <= 2

@@ -14,7 +14,9 @@ from maestro_nb.engine.engine import Engine
 from maestro_nb.errors import ParamError, StateError
 from maestro_nb.store.values import NotPersisted
 
-from .bp_support import LINE, SWEEP, Calls, labels, line_steps, row_counts, stored, sweep_steps
+from .bp_support import (
+    LINE, SWEEP, Calls, instance_status, labels, line_steps, row_counts, stored, sweep_steps,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -177,3 +179,84 @@ def test_resume_refuses_a_param_that_was_not_persisted(engine, namespace, calls,
         assert b.number == 2 and b.params["make"].weight == 4
         third.delete_breakpoint("obj.use")
         assert calls.seen[-1] == 4 and third.instance("obj", 1).status.value == "SUCCEEDED"
+
+
+def _crash(script: str, db_path: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` (argv[1] = the state file) in a process that dies without close()."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script), db_path], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+
+
+PAUSED_CHILD = """
+import os, sys
+from maestro_nb.engine.engine import Engine
+
+eng = Engine(sys.argv[1], {"c1": lambda: 1, "c2": lambda c1: c1 + 1})
+eng.define("child", {"steps": [{"id": "c1", "run": "c1"}, {"id": "c2", "after": ["c1"], "run": "c2"}]})
+eng.define("parent", {"steps": [{"id": "sub", "workflow": "child"}]})
+eng.set_breakpoint("child.c2")
+eng.run("parent")
+(a,) = eng.paused()
+eng.set_param(a, "c1", 41)
+eng.flush()
+os._exit(0)  # the crash, while child#1 is paused
+"""
+
+
+@pytest.mark.slow
+def test_recovery_leaves_no_paused_row_for_an_orphaned_sub_workflow(namespace, db_path):
+    done = _crash(PAUSED_CHILD, db_path)
+    assert done.returncode == 0, done.stderr
+    namespace.update(c1=lambda: 1, c2=lambda c1: c1 + 1)
+
+    def orphan_paused(engine) -> tuple[int, int]:
+        rows = engine.sql("SELECT count(*) AS n FROM attempts WHERE workflow = 'child' AND instance_id = 1"
+                          " AND status = 'PAUSED'").n[0]
+        steps = engine.sql("SELECT coalesce(sum(paused), 0) AS n FROM steps WHERE workflow = 'child'"
+                           " AND instance_id = 1").n[0]
+        return int(rows), int(steps)
+
+    with Engine(db_path, namespace) as again:
+        again.recover()  # the parent's interrupted attempt starts a new child: child#1 is over
+        assert orphan_paused(again) == (0, 0)
+        assert instance_status(again, "child", 1) == "STOPPED"
+        assert all(a.instance.instance_id != 1 for a in again.paused())
+        again.resume(again.paused())
+        assert again.instance("parent", 1).status.value == "SUCCEEDED"
+        assert orphan_paused(again) == (0, 0)
+        assert again.paused() == []
+
+
+DELETE_THEN_CRASH = """
+import os, sys
+from maestro_nb.engine.engine import Engine
+
+crash = []
+
+def work(i):
+    if crash:
+        os._exit(1)  # the crash: the deletion is stored, no released attempt has run
+    return i
+
+eng = Engine(sys.argv[1], {"work": work})
+eng.define("wf", {"steps": [{"id": "w", "foreach": {"i": [0, 1, 2, 3]}, "run": "work"}]})
+eng.set_breakpoint("wf.w")
+eng.run("wf")
+crash.append(True)
+eng.delete_breakpoint("wf.w")
+"""
+
+
+@pytest.mark.slow
+def test_attempts_released_by_a_deletion_before_a_crash_run_on_recover(namespace, calls, db_path):
+    done = _crash(DELETE_THEN_CRASH, db_path)
+    assert done.returncode == 1, done.stderr
+    namespace["work"] = lambda i: calls.add(i) or i
+    with Engine(db_path, namespace) as again:
+        assert again.breakpoints() == []
+        again.recover()
+        assert again.paused() == [], "released attempts are held paused with no breakpoint"
+        assert again.instance("wf", 1).status.value == "SUCCEEDED"
+        latest = again.sql("SELECT iteration, status FROM iterations WHERE step_id = 'w'").values.tolist()
+        assert sorted(latest) == [["0", "SUCCEEDED"], ["1", "SUCCEEDED"], ["2", "SUCCEEDED"], ["3", "SUCCEEDED"]]
+    assert sorted(calls.seen) == [0, 1, 2, 3]

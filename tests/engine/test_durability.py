@@ -133,3 +133,95 @@ def test_sigkill_mid_sweep_then_recover_reruns_only_what_was_not_flushed(tmp_pat
         by_iteration.setdefault(int(r["iteration"]), []).append((r["attempt"], r["status"]))
     for index in in_flight:
         assert sorted(by_iteration[index]) == [(1, "INTERRUPTED"), (2, "SUCCEEDED")], index
+
+
+def _crash(tmp_path, script: str) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """Run `script` (argv[1] = the state file) in a process that dies without close()."""
+    path = tmp_path / "crash.py"
+    path.write_text(dedent(script))
+    db = str(tmp_path / "state.duckdb")
+    done = subprocess.run([sys.executable, str(path), db], capture_output=True, text=True, timeout=120)
+    return db, done
+
+
+SKIP_THEN_CRASH = '''
+    import os
+    import sys
+
+    from maestro_nb.engine.engine import Engine
+
+    def work(i):
+        if i == 1:
+            raise RuntimeError("boom")
+        return i
+
+    engine = Engine(sys.argv[1], {"work": work, "gate": lambda w: w})
+    engine.define("wf", {"steps": [
+        {"id": "w", "foreach": {"i": [0, 1, 2, 3, 4]}, "run": "work", "failure_mode": "ignore"},
+        {"id": "g", "after": ["w"], "run": "gate"},
+    ]})
+    engine.set_breakpoint("wf.w", when="i >= 2")
+    engine.run("wf")
+    held = {a.loop_params["i"]: a for a in engine.paused()}
+    engine.skip(held[2], output=99)
+    engine.set_param(held[3], "i", 30)
+    engine.flush()
+    os._exit(0)  # the crash: no close()
+'''
+
+
+def test_recovery_after_a_crash_does_not_rerun_iterations_that_had_ended(tmp_path):
+    db, done = _crash(tmp_path, SKIP_THEN_CRASH)
+    assert done.returncode == 0, done.stderr
+    seen: list[int] = []
+    gathered: list[list] = []
+    namespace = {"work": lambda i: seen.append(i) or i, "gate": lambda w: gathered.append(w) or w}
+    with Engine(db, namespace) as engine:
+        engine.recover()
+        assert seen == [], "an iteration that had ended (skipped, or failed and ignored) ran again"
+        latest = engine.sql("SELECT iteration, attempt, status, output FROM iterations WHERE step_id = 'w'")
+        rows = {r.iteration: (r.attempt, r.status) for r in latest.itertuples()}
+        assert rows == {"0": (1, "SUCCEEDED"), "1": (1, "USER_FAILED"), "2": (1, "SKIPPED"),
+                        "3": (1, "PAUSED"), "4": (1, "PAUSED")}
+        assert json.loads(latest.set_index("iteration").output["2"]) == 99
+        assert sorted(a.params["i"] for a in engine.paused()) == [4, 30]
+        engine.resume(engine.paused())
+        assert engine.instance("wf", 1).status.value == "SUCCEEDED"
+    assert sorted(seen) == [4, 30]
+    assert gathered == [[0, None, 99, 30, 4]]
+
+
+INTERRUPTED_SWEEP = '''
+    import os
+    import sys
+
+    import maestro_nb.engine.scheduler as scheduler
+    from maestro_nb.engine.engine import Engine
+
+    scheduler.FLUSH_INTERVAL = 0  # every change is on disk before the crash
+
+    def work(i):
+        if i == 3:
+            os._exit(1)  # the crash, in the middle of the sweep
+        return i
+
+    engine = Engine(sys.argv[1], {"work": work})
+    engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": [0, 1, 2, 3, 4]}, "run": "work"}]})
+    engine.define("other", {"steps": [{"id": "n", "noop": True}]})
+    engine.run("wf")
+'''
+
+
+def test_opening_a_file_with_interrupted_work_runs_none_of_it_until_recover(tmp_path):
+    db, done = _crash(tmp_path, INTERRUPTED_SWEEP)
+    assert done.returncode == 1, done.stderr
+    seen: list[int] = []
+    with Engine(db, {"work": lambda i: seen.append(i) or i}) as engine:
+        assert any("INTERRUPTED" in line for line in engine.recovery_report)
+        assert engine.run("other").status.value == "SUCCEEDED"
+        assert seen == [], "running an unrelated workflow ran the interrupted one"
+        assert engine.instance("wf", 1).status.value == "IN_PROGRESS"
+        engine.recover()
+        assert engine.instance("wf", 1).status.value == "SUCCEEDED"
+    assert 3 in seen and 4 in seen
+    assert Counter(seen).most_common(1)[0][1] == 1

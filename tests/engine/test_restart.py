@@ -305,3 +305,49 @@ def test_restart_from_a_step_inside_a_foreach_body_reruns_every_iteration_of_it(
     again = engine.restart("w", from_step="post")
     assert again.status is InstanceStatus.SUCCEEDED
     assert calls == Counter(mul=3, post=4)
+
+
+# --- recovery in a new engine ----------------------------------------------------------------
+def test_recovery_in_a_new_engine_keeps_iterations_that_ended_in_the_same_run(db_path, namespace):
+    seen: list[int] = []
+    gathered: list[list] = []
+
+    def work(i):
+        seen.append(i)
+        if i == 1:
+            raise RuntimeError("boom")
+        return i
+
+    namespace.update(work=work, gate=lambda w: gathered.append(w) or w)
+    first = Engine(db_path, namespace)
+    define(first, "wf", """
+        steps:
+          - id: w
+            foreach: {i: [0, 1, 2, 3, 4]}
+            run: work
+            failure_mode: ignore
+          - id: g
+            after: [w]
+            run: gate
+    """)
+    first.set_breakpoint("wf.w", when="i >= 2")
+    first.run("wf")
+    held = {a.loop_params["i"]: a for a in first.paused()}
+    first.skip(held[2], output=99)
+    first.set_param(held[3], "i", 30)
+    first.close()
+    assert seen == [0, 1]
+    seen.clear()
+
+    with Engine(db_path, namespace) as again:
+        again.recover()
+        assert seen == [], "an iteration that had ended ran again"
+        latest = again.sql("SELECT iteration, attempt, status FROM iterations WHERE step_id = 'w'")
+        assert sorted(latest.values.tolist()) == [
+            ["0", 1, "SUCCEEDED"], ["1", 1, "USER_FAILED"], ["2", 1, "SKIPPED"], ["3", 1, "PAUSED"],
+            ["4", 1, "PAUSED"]]
+        assert again.results("wf", "w").output.tolist()[2] == 99
+        again.resume(again.paused())
+        assert again.instance("wf", 1).status is InstanceStatus.SUCCEEDED
+    assert sorted(seen) == [4, 30]
+    assert gathered == [[0, None, 99, 30, 4]]
