@@ -51,8 +51,9 @@ class Breakpoint:
             return True
         try:
             return bool(self.condition.evaluate(self.condition_scope(attempt)))
-        except ExpressionError as exc:
-            attempt.error = f"breakpoint {self.id} condition: {exc.message}"
+        except Exception as exc:  # an ExpressionError, or a value with no truth (a Series)
+            text = exc.message if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
+            attempt.error = f"breakpoint {self.id} condition: {text}"
             return True
 
     @staticmethod

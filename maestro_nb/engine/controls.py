@@ -23,8 +23,11 @@ MISSING: Any = object()
 
 class PauseControls:
     def _require_paused(self, a: Attempt) -> None:
-        if a.status is not S.PAUSED or a not in self.paused:
+        if a.status is not S.PAUSED:
             raise StateError(f"{a.label} (attempt {a.number}) is not paused; it is {a.status.value}",
+                             workflow=a.workflow, step=a.step_id)
+        if a not in self.paused:
+            raise StateError(f"{a.label} (attempt {a.number}) was released already",
                              workflow=a.workflow, step=a.step_id)
 
     def _release_hold(self, a: Attempt) -> None:
@@ -105,9 +108,9 @@ class PauseControls:
         self.event("retry", {"attempt": a.number + 1}, attempt=a)
         nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
         a.node.live[a.index] = nxt
-        a.node.active += 1
         nxt.transition(S.INITIALIZED)
-        self.ready.append(nxt)
+        a.node.released.append(nxt)  # it waits for a free slot, as a resumed attempt does
+        self._dispatch(a.node)
         self._settle_queue[a.instance] = None
 
     def set_param(self, a: Attempt, name: str, value: Any) -> None:

@@ -100,8 +100,8 @@ class Engine:
         try:
             result = fn()
         except BaseException:
-            # Other threads may have queued actions for us meanwhile: serve them before leaving.
-            self._drive_until_quiet(False)
+            # Serve what other threads queued meanwhile, and run what the action did release.
+            self._drive_until_quiet(bool(self.scheduler.ready))
             raise
         if background and drive:
             thread = threading.Thread(target=self._drive_in_background, name="maestro-driver", daemon=True)
@@ -507,7 +507,7 @@ class Engine:
         return found
 
     def _many(self, attempts: Attempt | Iterable[Attempt]) -> list[Attempt]:
-        items = [attempts] if isinstance(attempts, Attempt) else list(attempts)
+        items = [attempts] if isinstance(attempts, Attempt) else list(dict.fromkeys(attempts))
         if not items:
             raise StateError("nothing is paused there; %breakpoint list and `paused` show what is")
         return items

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ExpressionError, MaestroError
+from ..errors import ExpressionError, MaestroError, StateError
 from ..models.definition import FailureMode
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
@@ -83,8 +83,6 @@ class Scheduler(Journal, PauseControls):
         for node in list(frame.nodes.values()):
             if node.waiting == 0 and node.status is None:
                 self._start_node(node)
-        if frame.remaining == 0:
-            self._finish_frame(frame)
 
     def _start_node(self, node: Node) -> None:
         frame = node.frame
@@ -101,8 +99,9 @@ class Scheduler(Journal, PauseControls):
         if step.condition is not None:
             try:
                 go = bool(step.condition.evaluate(frame.scope))
-            except ExpressionError as exc:
-                self._node_record(node, S.FATALLY_FAILED, error=exc.message)
+            except Exception as exc:  # an ExpressionError, or a value with no truth (a Series)
+                text = exc.message if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
+                self._node_record(node, S.FATALLY_FAILED, error=f"if: {text}")
                 return
             if not go:
                 self._node_record(node, S.SKIPPED)
@@ -177,7 +176,9 @@ class Scheduler(Journal, PauseControls):
             node.active += 1
             number = 1
             if seed is not None and seed.run_id == instance.run_id:
-                number = seed.number + (0 if seed.status is S.PAUSED else 1)
+                # A paused attempt goes on as itself, and so does one interrupted before it ran.
+                unstarted = seed.status is S.INTERRUPTED and all(s is not S.RUNNING for s, _ in seed.history)
+                number = seed.number + (0 if seed.status is S.PAUSED or unstarted else 1)
             a = Attempt(node, key, iteration, loop_params, number, node.frame.scope)
             node.live[key] = a
             if seed is not None and seed.status is S.PAUSED:
@@ -240,6 +241,12 @@ class Scheduler(Journal, PauseControls):
                 bp.paused.add(a)
         a.paused_by = {i for i in a.paused_by if i in self.breakpoints.by_id or i <= HOLD_KEPT}
         a.queued = False  # nothing new to write: it is stored as it is
+        if not a.paused_by:
+            try:
+                self._check_resumable(a)
+            except StateError as exc:  # a value the restart lost: it stays paused, and says why
+                a.paused_by = {HOLD_KEPT}
+                self.event("resume_refused", {"reason": exc.message}, attempt=a)
         if not a.paused_by:  # every breakpoint that held it was deleted: the deletion resumes it
             self.event("resume", {"breakpoints_deleted": sorted(seed.paused_by)}, attempt=a)
             a.node.released.append(a)
@@ -468,11 +475,12 @@ class Scheduler(Journal, PauseControls):
         if status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) or (status is S.SKIPPED and node.output_given):
             frame.scope[node.step.id] = node.output()
         frame.remaining -= 1
+        last = frame.remaining == 0  # decided now: a successor that ends at once finishes the frame
         for successor in frame.successors[node.step.id]:
             successor.waiting -= 1
             if successor.waiting == 0 and successor.status is None:
                 self._start_node(successor)
-        if frame.remaining == 0:
+        if last:
             self._finish_frame(frame)
 
     def _finish_frame(self, frame: Frame) -> None:
