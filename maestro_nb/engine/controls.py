@@ -13,7 +13,7 @@ from ..errors import ParamError, StateError, UnknownNameError
 from ..models.status import StepStatus
 from ..store.values import NotPersisted
 from .breakpoints import Breakpoint
-from .runtime import HOLD_KEPT, NO_HOLDS, Attempt, Instance
+from .runtime import HOLD_KEPT, NO_HOLDS, Attempt, Instance, root_of
 
 __all__ = ["PauseControls", "MISSING"]
 
@@ -189,8 +189,12 @@ class PauseControls:
         return released
 
     def stop_instance(self, instance: Instance) -> None:
+        """Stop an instance and its sub-workflows: nothing new starts, what waits ends STOPPED."""
         if instance.status.terminal:
             raise StateError(f"{instance.label} already ended {instance.status.value}", workflow=instance.workflow)
+        self._stop_tree(instance)
+
+    def _stop_tree(self, instance: Instance) -> None:
         instance.stopping = True
         self.wake(instance)
         for a in [a for a in self.ready if a.instance is instance]:
@@ -199,6 +203,19 @@ class PauseControls:
             a.node.live.pop(a.index, None)
         self.event("stop_instance", {}, instance=instance)
         self._settle_queue[instance] = None
+        for child in instance.children:
+            if not child.status.terminal and not child.stopping:
+                self._stop_tree(child)
+
+    def interrupt(self) -> None:
+        """The user interrupted the kernel: stop every instance that had work under way."""
+        roots = {root_of(a.instance): None for a in self.ready}
+        roots.update((root_of(i), None) for i in self.instances.values()
+                     if not i.status.terminal and self._has_inflight(i))
+        for root in roots:
+            if not root.status.terminal and not root.stopping:
+                self.event("interrupt", {}, instance=root)
+                self._stop_tree(root)
 
 
 def _order(a: Attempt) -> tuple:

@@ -21,7 +21,7 @@ from ..store.values import NotPersisted
 from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint
 from .executors import Executor, make_executor
 from .results import results_frame
-from .runtime import Attempt, Instance
+from .runtime import Attempt, Instance, root_of
 from .scheduler import MISSING, Scheduler
 from .seeds import drop_for_restart, read_seeds
 
@@ -128,6 +128,8 @@ class Engine:
                 drive = True
         except BaseException as exc:
             try:  # keep what happened up to the interruption: it is in the state file
+                if isinstance(exc, KeyboardInterrupt):
+                    self.scheduler.interrupt()
                 self.scheduler.settle()
                 self.scheduler.flush()
             except Exception:
@@ -137,6 +139,7 @@ class Engine:
                 stranded = []
                 while not self.scheduler.inbox.empty():
                     stranded.append(self.scheduler.inbox.get())
+                self.scheduler.redeliver()  # steps that finished meanwhile: the next drive takes them
             for item in stranded:
                 if item[0] == "call":
                     item[2].set_exception(exc)
@@ -600,7 +603,7 @@ class Engine:
 
     def _status_word(self, instance: Instance) -> str:
         if instance.status is InstanceStatus.IN_PROGRESS and any(
-                _root(a.instance) is instance for a in list(self.scheduler.paused)):
+                root_of(a.instance) is instance for a in list(self.scheduler.paused)):
             return "paused"
         return instance.status.value
 
@@ -628,10 +631,3 @@ class Engine:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _root(instance: Instance) -> Instance:
-    """The top-level instance a sub-workflow instance runs for."""
-    while instance.parent is not None:
-        instance = instance.parent.instance
-    return instance

@@ -285,3 +285,10 @@ def all_nodes(frame: Frame | None) -> Iterator[Node]:
         yield node
         for child in node.children.values():
             yield from all_nodes(child)
+
+
+def root_of(instance: Instance) -> Instance:
+    """The top-level instance a sub-workflow instance runs for (itself, at the top)."""
+    while instance.parent is not None:
+        instance = instance.parent.instance
+    return instance

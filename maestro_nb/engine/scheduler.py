@@ -36,6 +36,7 @@ from .runtime import (
     Node,
     all_nodes,
     outcome_code,
+    root_of,
 )
 from .seeds import Seed
 
@@ -64,6 +65,7 @@ class Scheduler(Journal, PauseControls):
         self.instances: dict[tuple[str, int], Instance] = {}
         self.paused: dict[Attempt, None] = {}  # insertion-ordered set of every paused attempt
         Journal.__init__(self, store, codec)
+        self.results: dict[Attempt, tuple[bool, Any]] = {}  # finished on a worker, not yet handled
         self._settle_queue: dict[Instance, None] = {}
         self.listeners: list[Callable[[str, Any], None]] = []
         self.create_child: Callable[[Attempt], Instance] = _no_children
@@ -346,8 +348,18 @@ class Scheduler(Journal, PauseControls):
                 self.executor.submit(call, lambda ok, value: self._on_done(a, ok, value))
             else:
                 self.inflight += 1
-                inbox = self.inbox
-                self.executor.submit(call, lambda ok, value: inbox.put(("done", a, ok, value)))
+                self.executor.submit(call, lambda ok, value: self._deliver(a, ok, value))
+
+    def _deliver(self, a: Attempt, ok: bool, value: Any) -> None:
+        """From a worker thread: keep the result, then wake the driver. Kept apart from the inbox
+        item, so a result survives a KeyboardInterrupt that loses the item in the driver."""
+        self.results[a] = (ok, value)
+        self.inbox.put(("done", a))
+
+    def redeliver(self) -> None:
+        """Queue a wake-up for every result not handled yet (after an interrupted drive)."""
+        for a in list(self.results):
+            self.inbox.put(("done", a))
 
     def _start_child(self, a: Attempt) -> None:
         try:
@@ -370,10 +382,12 @@ class Scheduler(Journal, PauseControls):
         elif not isinstance(value, Exception):  # the user interrupted the kernel: stop the instance
             a.error = f"interrupted ({type(value).__name__})"
             a.transition(S.INTERRUPTED)
-            a.instance.stopping = True
             self.event("interrupt", {"error": a.error}, attempt=a)
             self._finish_iteration(a, S.INTERRUPTED, None)
-            self._settle_queue[a.instance] = None
+            root = root_of(a.instance)
+            if not root.stopping:
+                self._stop_tree(root)  # the whole tree: a parent must not retry its stopped child
+            self.interrupt()
         else:
             a.error = _describe(value)
             a.transition(S.USER_FAILED)
@@ -569,6 +583,10 @@ class Scheduler(Journal, PauseControls):
 
     def _child_done(self, child: Instance) -> None:
         a = child.parent
+        if a.status is S.RUNNING and (a.instance.stopping or a.instance.failing):
+            a.transition(S.STOPPED)  # stopped along with its parent, not failed
+            self._finish_iteration(a, S.STOPPED, None)
+            return
         if child.status is InstanceStatus.SUCCEEDED:
             sinks = child.root.sinks()
             self._on_done(a, True, {n.step.id: n.output() for n in sinks})
@@ -578,8 +596,9 @@ class Scheduler(Journal, PauseControls):
     def _has_inflight(self, instance: Instance) -> bool:
         if self.inflight == 0:
             return False
-        return any(a.status is S.RUNNING and a.instance is instance for n in all_nodes(instance.root)
-                   for a in n.live.values())
+        # A sub-workflow step waits on its child, which this same loop drives: not in flight.
+        return any(a.status is S.RUNNING and a.node.step.kind != "workflow"
+                   for n in all_nodes(instance.root) for a in n.live.values())
 
     def _notify(self, kind: str, subject: Any) -> None:
         for listener in self.listeners:
@@ -629,9 +648,11 @@ class Scheduler(Journal, PauseControls):
     def handle(self, item: tuple) -> None:
         kind = item[0]
         if kind == "done":
-            _, a, ok, value = item
+            result = self.results.pop(item[1], None)
+            if result is None:  # handled already, through a duplicate wake-up
+                return
             self.inflight -= 1
-            self._on_done(a, ok, value)
+            self._on_done(item[1], *result)
         elif kind == "call":
             _, fn, future = item
             try:
