@@ -29,6 +29,8 @@ __all__ = ["Engine", "Defined"]
 
 T = TypeVar("T")
 S = StepStatus
+# Any of these when the process died may have been running (an inline step is stored as
+# INITIALIZED while it runs): all become INTERRUPTED, and run again as new attempts.
 _IN_FLIGHT = ("CREATED", "INITIALIZED", "EVALUATING_PARAMS", "RUNNING")
 
 
@@ -390,7 +392,7 @@ class Engine:
                 f"{instance.label}: outputs of {shown} were kept in memory only and will be computed again")
         if recovering:
             instance.seeds = seeds
-            instance.held = []  # nothing runs again until recover(), or an action on this instance
+            self.scheduler.hold(instance)  # nothing runs until recover(), or an action on this instance
             self.scheduler.start(instance)
         else:
             self.scheduler.instances[(workflow, instance_id)] = instance

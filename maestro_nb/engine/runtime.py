@@ -242,6 +242,7 @@ class Instance:
         self.stopped = False
         self.seeds: dict[tuple[str, str], Any] = {}
         self.held: list[Attempt] | None = None  # recovered work, queued only once woken
+        self.unwritten: list[Attempt] | None = None  # and its records, written only once woken
         self.children: list[Instance] = []  # sub-workflow instances started for this one
         self.step_traps: list[tuple[Frame, frozenset[str], int | None]] = []
         self.next_attempt: dict[tuple[str, str], int] = {}

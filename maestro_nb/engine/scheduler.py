@@ -178,9 +178,7 @@ class Scheduler(Journal, PauseControls):
             node.active += 1
             number = 1
             if seed is not None and seed.run_id == instance.run_id:
-                # A paused attempt goes on as itself, and so does one interrupted before it ran.
-                unstarted = seed.status is S.INTERRUPTED and all(s is not S.RUNNING for s, _ in seed.history)
-                number = seed.number + (0 if seed.status is S.PAUSED or unstarted else 1)
+                number = seed.number + (0 if seed.status is S.PAUSED else 1)
             a = Attempt(node, key, iteration, loop_params, number, node.frame.scope)
             node.live[key] = a
             if seed is not None and seed.status is S.PAUSED:
@@ -222,11 +220,21 @@ class Scheduler(Journal, PauseControls):
             node.output_given = True
         return True
 
+    def hold(self, instance: Instance) -> None:
+        """A recovered instance: its work waits, unwritten, until it is woken (so opening the file
+        again writes nothing new, and retries are not used up)."""
+        instance.held = []
+        instance.unwritten = []
+        instance.journal = instance.unwritten.append
+
     def wake(self, instance: Instance) -> None:
         """Queue the work a recovered instance held back: it runs on from here."""
         if instance.held is not None:
+            instance.journal = self.journal
+            for a in instance.unwritten:
+                self.journal(a)
             self.ready.extend(instance.held)
-            instance.held = None
+            instance.held = instance.unwritten = None
 
     def _revive_paused(self, a: Attempt, seed: Seed) -> None:
         a.history = list(seed.history) or a.history
