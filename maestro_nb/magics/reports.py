@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..engine.runtime import root_of
 from ..models.status import StepStatus
 from .display import DagView, RunView, StepLine, Table, Text
 from .variables import SHOWN, attempt_order, describe, many
@@ -35,7 +36,7 @@ def run_view(session: KernelSession, instance: Instance) -> RunView:
         depth = len(definition.enclosing(step_id))
         lines.append(StepLine(step_id, depth, step.label, counts.get(step_id, {}),
                               step.foreach is not None or depth > 0, errors.get(step_id)))
-    attempts = sorted(engine.paused(instance.workflow, instance=instance.instance_id), key=attempt_order)
+    attempts = sorted((a for a in engine.paused() if root_of(a.instance) is instance), key=attempt_order)
     hints = []
     if attempts:
         name = session.paused_name or "paused"
@@ -69,14 +70,16 @@ def status(session: KernelSession, workflow: str | None = None, instance_id: int
     frame = engine.sql("SELECT workflow, instance_id, version, run_id, status FROM instances"
                        " WHERE parent IS NULL ORDER BY workflow, instance_id")
     paused: dict[tuple[str, int], int] = {}
-    for a in engine.paused():
-        key = (a.instance.workflow, a.instance.instance_id)
+    for a in engine.paused():  # a sub-workflow's pauses count for the instance it runs for
+        top = root_of(a.instance)
+        key = (top.workflow, top.instance_id)
         paused[key] = paused.get(key, 0) + 1
     rows = []
     for wf, iid, version, run_id, word in frame.itertuples(index=False):
         count = paused.get((wf, int(iid)), 0)
         rows.append((f"{wf}#{iid}", version, run_id, "paused" if count else word, count or ""))
-    with_instances = set(frame["workflow"])
+    with_instances = set(frame["workflow"]) | set(
+        engine.sql("SELECT DISTINCT workflow FROM instances WHERE parent IS NOT NULL")["workflow"])
     rows += [(f"{wf}", "", "", "no instance yet", "") for wf in engine.workflows if wf not in with_instances]
     rows.sort(key=lambda r: (r[0].split("#")[0], int(r[0].split("#")[1]) if "#" in r[0] else 0))
     return Table(f"instances in {engine.path}", ("instance", "version", "run", "status", "paused"), rows,

@@ -295,3 +295,16 @@ def test_recover_runs_on_what_a_crashed_kernel_left(shell, tmp_path):
     shell.run_line_magic("resume", "w.s")
     assert calls == [0, 2, 1]
     assert "w#1 (version 1, run 1): SUCCEEDED" in plain(shell.run_line_magic("workflow", "status w"))
+
+
+def test_a_paused_sub_workflow_shows_under_the_instance_it_runs_for(shell):
+    shell.run_line_magic("workflow", "db :memory:")
+    shell.run_cell("def f(x):\n    return x * 2")
+    shell.run_cell_magic("workflow", "child", "params: {x: 1}\nsteps:\n  - id: f\n    run: f\n")
+    shell.run_cell_magic("workflow", "parent", "steps:\n  - id: sub\n    workflow: child\n    params: {x: 3}\n")
+    shell.run_line_magic("breakpoint", "child.f")
+    summary = plain(shell.run_line_magic("workflow", "run parent"))
+    assert summary.startswith("parent#1 (version 1, run 1): paused") and "child#1 f" in summary
+    table = plain(shell.run_line_magic("workflow", "status"))
+    assert "parent#1" in table and "no instance yet" not in table
+    assert [line.split()[-1] for line in table.splitlines() if "parent#1" in line] == ["1"]
