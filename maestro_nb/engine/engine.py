@@ -21,7 +21,7 @@ from ..store.values import NotPersisted
 from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint
 from .executors import Executor, make_executor
 from .results import results_frame
-from .runtime import Attempt, Instance, root_of
+from .runtime import Attempt, Instance, parent_ref, root_of
 from .scheduler import MISSING, Scheduler
 from .seeds import drop_for_restart, read_seeds
 
@@ -75,6 +75,8 @@ class Engine:
         self.scheduler.create_child = self._create_child
         self.recovery_report: list[str] = []
         self._recovering: list[Instance] = []
+        self._orphans: dict[str, tuple[str, int]] = {}
+        self.scheduler.find_child = self._find_child
         self._load()
 
     @property
@@ -361,13 +363,25 @@ class Engine:
         interrupted = self.store.interrupt_in_flight(_IN_FLIGHT, S.INTERRUPTED.value, now().timestamp())
         if interrupted:
             self.recovery_report.append(f"{interrupted} attempt(s) in flight were marked INTERRUPTED")
+        self._orphans = {parent: (workflow, instance_id) for workflow, instance_id, parent in unfinished
+                         if parent is not None}
         for workflow, instance_id, parent in unfinished:
-            instance = self._load_instance(workflow, instance_id, recovering=True, orphan=parent is not None)
-            self._recovering.append(instance)
+            if parent is None:
+                self._recovering.append(self._load_instance(workflow, instance_id, recovering=True))
+        for workflow, instance_id in self._orphans.values():  # no parent attempt asked for them
+            self._load_instance(workflow, instance_id, orphan=True)
+        self._orphans = {}
         self.scheduler.flush()
 
+    def _find_child(self, a: Attempt) -> Instance | None:
+        """While recovering: the unfinished sub-workflow instance `a` (its parent attempt) ran."""
+        found = self._orphans.pop(parent_ref(a), None)
+        if found is None:
+            return None
+        return self._load_instance(*found, recovering=True, parent=a)
+
     def _load_instance(self, workflow: str, instance_id: int, recovering: bool = False,
-                       orphan: bool = False) -> Instance:
+                       orphan: bool = False, parent: Attempt | None = None) -> Instance:
         row = self.store.instance_row(workflow, instance_id)
         if row is None:
             known = [str(i) for (w, i) in self.scheduler.instances if w == workflow]
@@ -375,9 +389,9 @@ class Engine:
         version, run_id, status, params = row
         definition = self.definition(workflow, version)
         instance = Instance(definition, version, instance_id, run_id, self.codec.decode_params(params),
-                            self.scheduler.journal)
+                            self.scheduler.journal, parent)
         instance.status = InstanceStatus(status)
-        if orphan:  # its parent attempt was interrupted and starts a new child: this one is over
+        if orphan:  # its parent attempt ended, or starts a new child: this one is over
             self.store.stop_paused(workflow, instance_id, S.STOPPED.value, now().timestamp())
             instance.status = InstanceStatus.STOPPED
             self.scheduler.journal_instance(instance)

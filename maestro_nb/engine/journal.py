@@ -12,7 +12,7 @@ from typing import Any
 
 from ..store import Store, ValueCodec
 from ..store.store import now
-from .runtime import Attempt, Instance, Node
+from .runtime import Attempt, Instance, Node, parent_ref
 
 __all__ = ["Journal"]
 
@@ -82,7 +82,7 @@ class Journal:
                 inst_rows.append((
                     first + offset, inst.workflow, inst.instance_id, inst.version, inst.run_id,
                     inst.status.value, self.codec.encode_params(inst.params),
-                    inst.parent.instance.label if inst.parent is not None else None, now(),
+                    parent_ref(inst.parent) if inst.parent is not None else None, now(),
                 ))
         events, self._events = self._events, []
         if events:

@@ -293,3 +293,8 @@ def root_of(instance: Instance) -> Instance:
     while instance.parent is not None:
         instance = instance.parent.instance
     return instance
+
+
+def parent_ref(attempt: Attempt) -> str:
+    """How a sub-workflow instance names the attempt it runs for: `parent#1/step[iteration]`."""
+    return f"{attempt.instance.label}/{attempt.node.step.id}[{attempt.iteration}]"

@@ -69,6 +69,7 @@ class Scheduler(Journal, PauseControls):
         self._settle_queue: dict[Instance, None] = {}
         self.listeners: list[Callable[[str, Any], None]] = []
         self.create_child: Callable[[Attempt], Instance] = _no_children
+        self.find_child: Callable[[Attempt], Instance | None] = lambda a: None
 
     # --- instances ----------------------------------------------------------------------
     def start(self, instance: Instance) -> None:
@@ -184,6 +185,8 @@ class Scheduler(Journal, PauseControls):
             if seed is not None and seed.status is S.PAUSED:
                 self._revive_paused(a, seed)
                 continue
+            if seed is not None and node.step.kind == "workflow" and self._reattach(a, seed):
+                continue
             a.transition(S.INITIALIZED)
             queue.append(a)
         self._take_released(node, queue, window)
@@ -228,13 +231,15 @@ class Scheduler(Journal, PauseControls):
         instance.journal = instance.unwritten.append
 
     def wake(self, instance: Instance) -> None:
-        """Queue the work a recovered instance held back: it runs on from here."""
-        if instance.held is not None:
-            instance.journal = self.journal
-            for a in instance.unwritten:
-                self.journal(a)
-            self.ready.extend(instance.held)
-            instance.held = instance.unwritten = None
+        """Queue the work a recovered instance (and its sub-workflows) held back."""
+        top = root_of(instance)
+        for each in [top, *_descendants(top)]:
+            if each.held is not None:
+                each.journal = self.journal
+                for a in each.unwritten:
+                    self.journal(a)
+                self.ready.extend(each.held)
+                each.held = each.unwritten = None
 
     def _revive_paused(self, a: Attempt, seed: Seed) -> None:
         a.history = list(seed.history) or a.history
@@ -368,6 +373,21 @@ class Scheduler(Journal, PauseControls):
         """Queue a wake-up for every result not handled yet (after an interrupted drive)."""
         for a in list(self.results):
             self.inbox.put(("done", a))
+
+    def _reattach(self, a: Attempt, seed: Seed) -> bool:
+        """A sub-workflow step cut short while its child was unfinished (paused, say) goes on
+        waiting for that same child, rather than starting it again."""
+        child = self.find_child(a)
+        if child is None:
+            return False
+        a.params = BoundParams(seed.params)
+        a.transition(S.INITIALIZED)
+        a.transition(S.EVALUATING_PARAMS)
+        a.transition(S.RUNNING)
+        a.child = child
+        a.instance.children.append(child)
+        self.event("reattach", {"child": child.label}, attempt=a)
+        return True
 
     def _start_child(self, a: Attempt) -> None:
         try:
@@ -667,6 +687,13 @@ class Scheduler(Journal, PauseControls):
                 future.set_result(fn())
             except BaseException as exc:
                 future.set_exception(exc)
+
+def _descendants(instance: Instance) -> list[Instance]:
+    found = []
+    for child in instance.children:
+        found += [child, *_descendants(child)]
+    return found
+
 
 def _no_children(a: Attempt) -> Instance:
     raise MaestroError("sub-workflows need an Engine")

@@ -204,27 +204,22 @@ os._exit(0)  # the crash, while child#1 is paused
 
 
 @pytest.mark.slow
-def test_recovery_leaves_no_paused_row_for_an_orphaned_sub_workflow(namespace, db_path):
+def test_a_paused_sub_workflow_survives_a_crash_with_its_mutation(namespace, db_path):
     done = _crash(PAUSED_CHILD, db_path)
     assert done.returncode == 0, done.stderr
-    namespace.update(c1=lambda: 1, c2=lambda c1: c1 + 1)
-
-    def orphan_paused(engine) -> tuple[int, int]:
-        rows = engine.sql("SELECT count(*) AS n FROM attempts WHERE workflow = 'child' AND instance_id = 1"
-                          " AND status = 'PAUSED'").n[0]
-        steps = engine.sql("SELECT coalesce(sum(paused), 0) AS n FROM steps WHERE workflow = 'child'"
-                           " AND instance_id = 1").n[0]
-        return int(rows), int(steps)
-
+    calls = Calls()
+    namespace.update(c1=lambda: calls.add("c1") or 1, c2=lambda c1: calls.add("c2", c1) or c1 + 1)
     with Engine(db_path, namespace) as again:
-        again.recover()  # the parent's interrupted attempt starts a new child: child#1 is over
-        assert orphan_paused(again) == (0, 0)
-        assert instance_status(again, "child", 1) == "STOPPED"
-        assert all(a.instance.instance_id != 1 for a in again.paused())
-        again.resume(again.paused())
+        (a,) = again.paused()  # back at once, in the same child instance, with its changed param
+        assert (a.instance.label, a.step_id, a.params["c1"]) == ("child#1", "c2", 41)
+        again.recover()
+        assert again.paused() == [a] and calls.total() == 0  # c1's success is not run again
+        again.resume(a)
+        assert calls.seen == [41] and calls.total() == 1
         assert again.instance("parent", 1).status.value == "SUCCEEDED"
-        assert orphan_paused(again) == (0, 0)
-        assert again.paused() == []
+        assert again.results("parent", "sub").c2.tolist() == [42]
+        children = again.sql("SELECT instance_id, status FROM instances WHERE workflow = 'child'")
+        assert children.values.tolist() == [[1, "SUCCEEDED"]]  # re-attached, not started again
 
 
 DELETE_THEN_CRASH = """

@@ -129,7 +129,7 @@ def test_sub_workflow_runs_a_child_instance_whose_sink_outputs_are_the_step_outp
     assert inst.status is InstanceStatus.SUCCEEDED
     children = engine.sql("SELECT workflow, instance_id, status, parent, params FROM instances WHERE workflow = 'child'")
     assert children.to_dict("records") == [
-        {"workflow": "child", "instance_id": 1, "status": "SUCCEEDED", "parent": "parent#1", "params": '{"k": 5}'}
+        {"workflow": "child", "instance_id": 1, "status": "SUCCEEDED", "parent": "parent#1/sub[]", "params": '{"k": 5}'}
     ]
     assert statuses(engine, "child") == {"a": "SUCCEEDED", "b": "SUCCEEDED"}
 
