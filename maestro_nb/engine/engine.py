@@ -322,8 +322,9 @@ class Engine:
         if iteration is not None:
             if from_step is None:
                 raise ParamError("restart of an iteration needs the step: from_step=STEP, iteration=K")
-            if definition.step(from_step).foreach is None:
-                raise ParamError(f"step {from_step!r} is not a foreach; it has no iterations", step=from_step)
+            if definition.step(from_step).foreach is None and not definition.enclosing(from_step):
+                raise ParamError(f"step {from_step!r} is not inside a foreach; it has no iterations",
+                                 step=from_step)
 
         def begin() -> Instance:
             if not instance.status.terminal:

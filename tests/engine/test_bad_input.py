@@ -148,7 +148,7 @@ CASES = [
     Bad("restart-unknown-iteration", lambda e: e.restart("good", 1, from_step="f", iteration=9), UnknownNameError,
         ("iteration '9'",)),
     Bad("restart-non-foreach-iteration", lambda e: e.restart("good", 1, from_step="p", iteration=0), ParamError,
-        ("'p'", "not a foreach")),
+        ("'p'", "not inside a foreach")),
     Bad("restart-iteration-without-step", lambda e: e.restart("good", 1, iteration=0), ParamError,
         ("from_step",)),
     Bad("restart-unknown-instance", lambda e: e.restart("good", 42), UnknownNameError, ("instance '42'",)),

@@ -351,3 +351,30 @@ def test_recovery_in_a_new_engine_keeps_iterations_that_ended_in_the_same_run(db
         assert again.instance("wf", 1).status is InstanceStatus.SUCCEEDED
     assert sorted(seen) == [4, 30]
     assert gathered == [[0, None, 99, 30, 4]]
+
+
+def test_restart_one_iteration_of_a_step_inside_a_foreach_body(engine, namespace):
+    calls = []
+    namespace.update(f=lambda i, x: calls.append("f") or i * x,
+                     g=lambda inner: calls.append("g") or sum(inner),
+                     r=lambda outer: calls.append("r") or outer)
+    define(engine, "n", """
+        steps:
+          - id: outer
+            foreach: {i: [1, 2, 3]}
+            steps:
+              - id: inner
+                foreach: {x: "${range(1, i + 1)}"}
+                run: f
+              - id: total
+                after: [inner]
+                run: g
+          - id: report
+            after: [outer]
+            run: r
+    """)
+    engine.run("n")
+    calls.clear()
+    again = engine.restart("n", from_step="total", iteration=1)
+    assert again.status is InstanceStatus.SUCCEEDED and again.run_id == 2
+    assert calls == ["g", "r"]  # total of outer iteration 1, then what follows the foreach
