@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import maestro_nb.engine.scheduler as scheduler_module
+from maestro_nb.errors import StateError
 from maestro_nb.models.status import StepStatus
 
 from .bp_support import (
@@ -397,3 +398,88 @@ def test_stopping_a_parent_stops_its_paused_sub_workflow(engine, child_calls):
     assert instance.status.value == "STOPPED" == instance_status(engine, "parent")
     assert_child_stopped(engine)
     assert child_calls == ["c1"]
+
+
+# --------------------------------------------------------------------------- regressions
+def test_the_step_after_a_foreach_waits_for_paused_iterations_whose_last_step_is_skipped(engine, namespace):
+    """Iterations 0 and 1 end at once (their last step's `if:` is false): each was counted
+    finished twice, so `z` ran while iterations 2 and 3 were still paused."""
+    order: list = []
+    namespace["a"] = lambda i: order.append(("a", i)) or i
+    namespace["z"] = lambda loop: order.append(("z", loop)) or 0
+    engine.define("w", {"steps": [
+        {"id": "loop", "foreach": {"i": [0, 1, 2, 3]}, "steps": [
+            {"id": "a", "run": "a"},
+            {"id": "b", "after": ["a"], "if": "${a > 100}", "noop": None},
+        ]},
+        {"id": "z", "after": ["loop"], "run": "z"},
+    ]})
+    engine.set_breakpoint("w.a", when="i >= 2")
+    instance = engine.run("w")
+    assert labels(engine.paused()) == ["w#1 a[2]", "w#1 a[3]"]
+    assert order == [("a", 0), ("a", 1)], "z ran while iterations were paused"
+    node = instance.root.nodes["loop"]
+    assert (node.finished, node.total) == (2, 4)
+    assert engine.status_word(instance) == "paused"
+    engine.resume(engine.paused())
+    assert instance.status.value == "SUCCEEDED" == instance_status(engine, "w")
+    assert order[2:] == [("a", 2), ("a", 3), ("z", [None, None, None, None])]
+    assert (node.finished, node.total, node.active) == (4, 4, 0)
+    assert stored(engine, "w", "z") == {("", 1): "SUCCEEDED"}
+
+
+def test_the_step_after_a_foreach_waits_for_paused_iterations_beside_empty_inner_loops(engine, namespace):
+    """Iterations 0 and 2 run an empty inner foreach (it ends at once)."""
+    order: list = []
+    namespace["f"] = lambda j: order.append(("f", j)) or j
+    namespace["z"] = lambda loop: order.append(("z", loop)) or 0
+    engine.define("w", {"steps": [
+        {"id": "loop", "foreach": {"i": [0, 1, 2, 3]}, "steps": [
+            {"id": "inner", "foreach": {"j": "${range(i % 2)}"}, "run": "f"},
+        ]},
+        {"id": "z", "after": ["loop"], "run": "z"},
+    ]})
+    engine.set_breakpoint("w.inner")
+    instance = engine.run("w")
+    assert labels(engine.paused()) == ["w#1 inner[1/0]", "w#1 inner[3/0]"]
+    assert order == [], "z ran while iterations were paused"
+    node = instance.root.nodes["loop"]
+    assert (node.finished, node.total) == (2, 4)
+    assert instance.status.value == "IN_PROGRESS"
+    engine.resume(engine.paused())
+    assert instance.status.value == "SUCCEEDED" == instance_status(engine, "w")
+    assert order == [("f", 0), ("f", 0), ("z", [[], [0], [], [0]])]
+    assert (node.finished, node.total, node.active) == (4, 4, 0)
+
+
+def test_stopping_a_parent_ends_its_sub_step_stopped_and_does_not_retry_it(engine, child_calls):
+    engine.define("parent", {"steps": [{"id": "sub", "workflow": "child", "retry": {"limit": 2}}]})
+    instance = engine.run("parent")
+    assert labels(engine.paused()) == ["child#1 c2"]
+    engine.stop("parent")
+    assert instance.status.value == "STOPPED" == instance_status(engine, "parent")
+    assert_child_stopped(engine)
+    rows = engine.sql("SELECT attempt, status, error FROM attempts WHERE workflow = 'parent'")
+    assert rows.values.tolist() == [[1, "STOPPED", None]], "the sub step failed (or was retried)"
+    assert [i.label for i in engine.instances("child")] == ["child#1"]
+    assert child_calls == ["c1"]
+
+
+def test_resuming_the_same_attempt_twice_in_one_action_resumes_it_once(engine, namespace, calls):
+    namespace["f"] = lambda i: calls.add(("f", i)) or i
+    namespace["g"] = lambda s: calls.add("g") or 1
+    engine.define("w", {"steps": [{"id": "s", "foreach": {"i": [1, 2]}, "run": "f"},
+                                  {"id": "t", "after": ["s"], "run": "g"}]})
+    engine.set_breakpoint("w.s")
+    instance = engine.run("w")
+    first, second = sorted(engine.paused(), key=lambda a: a.index)
+    assert engine.resume([first, first]) == [first]
+    assert calls.counts == {("f", 1): 1}
+    assert_not_paused(engine, first, status="SUCCEEDED")
+    assert engine.paused() == [second] and not engine.scheduler.ready  # nothing half done
+    assert engine.status_word(instance) == "paused"
+    with pytest.raises(StateError, match="is not paused; it is SUCCEEDED"):
+        engine.resume(first)
+    engine.resume(second)
+    assert instance.status.value == "SUCCEEDED"
+    assert calls.counts == {("f", 1): 1, ("f", 2): 1, "g": 1}

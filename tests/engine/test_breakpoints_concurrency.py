@@ -276,3 +276,60 @@ def test_foreach_concurrency_limit_holds_for_released_attempts(db_path, namespac
         assert engine.paused() == []
     assert state["calls"] == 12
     assert 1 <= state["peak"] <= 2
+
+
+def test_retry_of_paused_attempts_respects_the_foreach_concurrency_limit(db_path, namespace):
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0, "calls": 0}
+
+    def work(i):
+        with lock:
+            state["now"] += 1
+            state["calls"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)  # room to overlap: retried attempts queued at once would show it
+        with lock:
+            state["now"] -= 1
+        return i
+
+    namespace["work"] = work
+    with Engine(db_path, namespace, executor=ThreadExecutor(workers=8)) as engine:
+        engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": list(range(8))}, "concurrency": 2,
+                                        "run": "work"}]})
+        bp = engine.set_breakpoint("wf.w")
+        instance = engine.run("wf")
+        paused = engine.paused()
+        assert len(paused) == 8 and state["calls"] == 0
+        engine.delete_breakpoint(bp, keep_paused=True)
+        engine.retry(paused)
+        assert instance.status.value == "SUCCEEDED"
+        assert engine.paused() == []
+        numbers = engine.sql("SELECT attempt, status FROM iterations WHERE step_id = 'w'").values.tolist()
+        assert sorted(map(tuple, numbers)) == [(2, "SUCCEEDED")] * 8
+    assert state["calls"] == 8
+    assert 1 <= state["peak"] <= 2
+
+
+def test_resuming_an_attempt_released_already_says_so(threaded, namespace):
+    """With concurrency 1, a resumed attempt waits for the running one: it is released, not
+    paused, and resuming it again is refused with that reason (not "not paused; it is PAUSED")."""
+    calls, gate, started = Calls(), threading.Event(), threading.Event()
+    serial_sweep(threaded, namespace, calls, 3, gate, started)
+    threaded.set_breakpoint("bg.work")
+    instance = threaded.run("bg")
+    first, second, third = sorted(threaded.paused(), key=lambda a: a.index)
+    try:
+        threaded.resume(first, background=True)
+        assert started.wait(WAIT)  # iteration 0 runs and holds the only slot
+        threaded.resume([second, second])  # applied by the driver: released, waiting for the slot
+        assert threaded.paused() == [third]
+        with pytest.raises(StateError, match="was released already"):
+            threaded.resume(second)
+        assert threaded.paused() == [third]
+    finally:
+        gate.set()
+    assert threaded.wait(WAIT)
+    assert calls.counts == Counter({0: 1, 1: 1})
+    threaded.resume(third)
+    assert instance.status.value == "SUCCEEDED"
+    assert calls.counts == Counter(range(3))

@@ -3,6 +3,7 @@ pause points, foreach (nested too), and the O(1) cost of the check."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from maestro_nb.engine.breakpoints import Breakpoint
@@ -264,3 +265,18 @@ def test_check_looks_only_at_breakpoints_that_can_match_the_instance(engine, nam
     engine.run("line")
     assert seen == [50_000]  # one lookup by instance, not a scan of the step's 10,001 breakpoints
     assert [a.step_id for a in engine.paused()] == ["a"]
+
+
+def test_condition_with_no_truth_value_pauses_and_says_why(engine, namespace, calls):
+    namespace["load"] = lambda: pd.DataFrame({"a": [1, 2]})
+    namespace["use"] = lambda load: calls.add("use") or int(load["a"].sum())
+    engine.define("w", {"steps": [{"id": "load", "run": "load"},
+                                  {"id": "use", "after": ["load"], "run": "use"}]})
+    bp = engine.set_breakpoint("w.use", when='load["a"] > 1')  # a Series: no truth value
+    instance = engine.run("w")  # nothing raised out of run
+    (a,) = engine.paused()
+    assert a.step_id == "use" and calls["use"] == 0
+    assert a.error.startswith(f"breakpoint {bp.id} condition:")
+    assert "truth value" in a.error and "\n" not in a.error
+    engine.delete_breakpoint(bp)
+    assert instance.status.value == "SUCCEEDED" and calls["use"] == 1

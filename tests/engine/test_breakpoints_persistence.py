@@ -255,3 +255,42 @@ def test_attempts_released_by_a_deletion_before_a_crash_run_on_recover(namespace
         latest = again.sql("SELECT iteration, status FROM iterations WHERE step_id = 'w'").values.tolist()
         assert sorted(latest) == [["0", "SUCCEEDED"], ["1", "SUCCEEDED"], ["2", "SUCCEEDED"], ["3", "SUCCEEDED"]]
     assert sorted(calls.seen) == [0, 1, 2, 3]
+
+
+RELEASE_THEN_CRASH = """
+import os, sys
+from maestro_nb.engine.engine import Engine
+
+class Model:  # not JSON-native: `use`'s param is kept in memory only
+    pass
+
+def use(load):
+    os._exit(1)  # the crash, while the released attempt runs
+
+eng = Engine(sys.argv[1], {"load": Model, "use": use})
+eng.define("w", {"steps": [{"id": "load", "run": "load"}, {"id": "use", "after": ["load"], "run": "use"}]})
+eng.set_breakpoint("w.use")
+eng.run("w")
+eng.delete_breakpoint("w.use")
+"""
+
+
+@pytest.mark.slow
+def test_an_attempt_released_on_reopening_with_a_lost_param_stays_paused(namespace, calls, db_path):
+    """Its breakpoint was deleted, so reopening releases it; but its param was not persisted:
+    it must not run with the placeholder."""
+    done = _crash(RELEASE_THEN_CRASH, db_path)
+    assert done.returncode == 1, done.stderr
+    namespace["load"] = lambda: "fresh model"
+    namespace["use"] = lambda load: calls.add("use", load) or 1
+    with Engine(db_path, namespace) as again:
+        assert again.breakpoints() == []
+        again.recover()
+        assert calls["use"] == 0, "it ran with a placeholder for the lost param"
+        (a,) = again.paused()
+        assert a.step_id == "use" and isinstance(a.params["load"], NotPersisted)
+        assert again.instance("w", 1).status.value == "IN_PROGRESS"
+        refused = again.sql("SELECT step_id, detail FROM events WHERE kind = 'resume_refused'")
+        assert refused.step_id.tolist() == ["use"] and "not persisted" in refused.detail[0]
+        again.retry(a)  # a new attempt binds the recomputed value
+        assert calls.seen == ["fresh model"] and again.instance("w", 1).status.value == "SUCCEEDED"

@@ -4,11 +4,15 @@ failure modes, the status table, versions, results and the batched write path.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from maestro_nb.engine.engine import Engine
@@ -895,3 +899,182 @@ def test_ignore_covers_a_failing_condition_and_a_failing_foreach_expansion(engin
     assert ran == ["nxt", "nxt"]
     steps = dict(engine.sql("SELECT step_id, status FROM steps").values.tolist())
     assert steps == {"a": "COMPLETED_WITH_ERROR", "b": "SUCCEEDED", "f": "COMPLETED_WITH_ERROR", "g": "SUCCEEDED"}
+
+
+# --- regressions: a foreach iteration ends once; interrupts; stops; conditions ----------------
+@pytest.mark.parametrize("concurrency", [1, None], ids=["concurrency-1", "unlimited"])
+def test_an_iteration_whose_last_step_is_skipped_at_once_is_finished_once(engine, namespace, concurrency):
+    """The body's last step ends at once (an `if:` that is false): the iteration was counted
+    finished twice, once by the step and once by the frame."""
+    order: list[Any] = []
+    namespace["a"] = lambda i: order.append(("a", i)) or i
+    namespace["z"] = lambda loop: order.append(("z", loop)) or 0
+    loop: dict[str, Any] = {"id": "loop", "foreach": {"i": [0, 1, 2, 3]}, "steps": [
+        {"id": "a", "run": "a"},
+        {"id": "b", "after": ["a"], "if": "${a > 100}", "noop": None},
+    ]}
+    if concurrency:
+        loop["concurrency"] = concurrency
+    engine.define("w", {"steps": [loop, {"id": "z", "after": ["loop"], "run": "z"}]})
+    instance = engine.run("w")
+    assert instance.status is InstanceStatus.SUCCEEDED
+    assert sorted(order[:4]) == [("a", 0), ("a", 1), ("a", 2), ("a", 3)]
+    assert order[4:] == [("z", [None, None, None, None])]
+    node = instance.root.nodes["loop"]
+    assert (node.finished, node.total, node.active) == (4, 4, 0)
+
+
+def test_an_if_with_no_truth_value_fails_the_step_with_one_line(engine, namespace):
+    ran = []
+    namespace["load"] = lambda: pd.DataFrame({"a": [1, 2]})
+    namespace["g"] = lambda: ran.append("g") or 1
+    engine.define("w", {"steps": [
+        {"id": "load", "run": "load"},
+        {"id": "t", "after": ["load"], "if": '${load["a"] > 1}', "run": "g"},
+    ]})
+    instance = engine.run("w")  # nothing raised out of run
+    assert instance.status is InstanceStatus.FAILED
+    assert ran == [] and engine.paused() == [] and not engine.scheduler.ready
+    [t] = attempts(engine, "w", "t")
+    assert t["status"] == "FATALLY_FAILED"
+    assert t["error"].startswith("if: ") and "truth value" in t["error"] and "\n" not in t["error"]
+    assert statuses(engine, "w") == {"load": "SUCCEEDED", "t": "FATALLY_FAILED"}
+
+
+def test_keyboard_interrupt_in_a_step_stops_the_queued_iterations_too(engine, namespace, db_path):
+    def f(i):
+        if i == 1:
+            raise KeyboardInterrupt
+        return i
+
+    namespace["f"] = f
+    engine.define("w", {"steps": [{"id": "s", "foreach": {"i": list(range(5))}, "run": "f"}]})
+    with pytest.raises(KeyboardInterrupt):
+        engine.run("w")
+    instance = engine.instance("w")
+    assert instance.status is InstanceStatus.STOPPED
+    assert engine.paused() == [] and not engine.scheduler.ready
+    stored = dict(engine.sql("SELECT iteration, status FROM iterations").values.tolist())
+    assert stored == {"0": "SUCCEEDED", "1": "INTERRUPTED", "2": "STOPPED", "3": "STOPPED", "4": "STOPPED"}
+    engine.close()
+    with Engine(db_path, namespace) as again:
+        assert again.recovery_report == []  # nothing left INITIALIZED to be marked INTERRUPTED
+        assert again.instance("w", 1).status is InstanceStatus.STOPPED
+
+
+def test_keyboard_interrupt_in_a_sub_workflow_stops_the_parent_without_retrying(engine, namespace):
+    child_calls = []
+
+    def boom():
+        child_calls.append("boom")
+        raise KeyboardInterrupt
+
+    namespace.update(boom=boom, ok=lambda: 1)
+    engine.define("child", {"steps": [{"id": "x", "run": "boom"}]})
+    engine.define("parent", {"steps": [{"id": "sub", "workflow": "child", "retry": {"limit": 1}},
+                                       {"id": "after", "after": ["sub"], "run": "ok"}]})
+    with pytest.raises(KeyboardInterrupt):
+        engine.run("parent")
+    assert engine.instance("parent").status is InstanceStatus.STOPPED
+    assert engine.instance("child").status is InstanceStatus.STOPPED
+    assert engine.paused() == [] and not engine.scheduler.ready
+    sub = attempts(engine, "parent", "sub")
+    assert [(r["attempt"], r["status"]) for r in sub] == [(1, "STOPPED")]
+    # Running something else afterwards does not retry the sub step (no second child).
+    namespace["boom"] = lambda: child_calls.append("child ran again") or 1
+    engine.define("other", {"steps": [{"id": "o", "run": "ok"}]})
+    assert engine.run("other").status is InstanceStatus.SUCCEEDED
+    assert child_calls == ["boom"]
+    assert [i.label for i in engine.instances("child")] == ["child#1"]
+    assert engine.instance("parent").status is InstanceStatus.STOPPED
+    assert [(r["attempt"], r["status"]) for r in attempts(engine, "parent", "sub")] == [(1, "STOPPED")]
+    assert attempts(engine, "parent", "after") == []
+
+
+def test_stopping_a_parent_stops_its_child_running_on_threads(db_path, namespace):
+    started, gate = threading.Event(), threading.Event()
+    ran = []
+
+    def work(i):
+        if i == 0:
+            started.set()
+            assert gate.wait(60)
+        ran.append(i)
+        return i
+
+    namespace["work"] = work
+    with Engine(db_path, namespace, executor="threads") as engine:
+        engine.define("child", {"steps": [{"id": "s", "foreach": {"i": list(range(10))}, "concurrency": 1,
+                                           "run": "work"}]})
+        engine.define("parent", {"steps": [{"id": "sub", "workflow": "child"}]})
+        parent = engine.run("parent", background=True)
+        assert started.wait(60)  # child iteration 0 is running on a worker thread
+        engine.stop("parent")
+        gate.set()
+        assert engine.wait(60) and not engine.busy
+        assert ran == [0], "child iterations that had not started ran after the stop"
+        assert parent.status is InstanceStatus.STOPPED
+        assert engine.instance("child").status is InstanceStatus.STOPPED
+        assert [(r["attempt"], r["status"]) for r in attempts(engine, "parent", "sub")] == [(1, "STOPPED")]
+        assert set(statuses_by_iteration(engine, "child", "s")) <= {"SUCCEEDED", "STOPPED"}
+
+
+def statuses_by_iteration(engine: Engine, workflow: str, step: str) -> list[str]:
+    frame = engine.sql("SELECT status FROM iterations WHERE workflow = ? AND step_id = ?", [workflow, step])
+    return frame.status.tolist()
+
+
+INTERRUPT_THREADS = dedent('''
+    import _thread, faulthandler, json, sys, threading, time
+
+    from maestro_nb.engine.engine import Engine
+
+    faulthandler.dump_traceback_later(50, exit=True)  # a hang fails with a traceback
+
+    def slow(i):
+        time.sleep(0.3)  # still running when the interrupt arrives
+        return i
+
+    engine = Engine(sys.argv[1], {"slow": slow}, executor="threads")
+    engine.define("w", {"steps": [{"id": "s", "foreach": {"i": list(range(6))}, "concurrency": 2,
+                                   "run": "slow"}]})
+    engine.define("v", {"steps": [{"id": "n", "noop": None}]})
+    threading.Timer(0.1, _thread.interrupt_main).start()
+    try:
+        engine.run("w")
+        raised = False
+    except KeyboardInterrupt:
+        raised = True
+    instance = engine.instance("w")
+    engine.define("v2", {"steps": [{"id": "n", "noop": None}]})  # the next action
+    out = {
+        "raised": raised,
+        "status": instance.status.value,
+        "inflight": engine.scheduler.inflight,
+        "stored": engine.sql("SELECT iteration, status FROM iterations WHERE workflow = 'w'"
+                             " ORDER BY iteration").values.tolist(),
+    }
+    out["other"] = engine.run("v").status.value  # returns: nothing in flight was lost
+    out["final"] = engine.instance("w").status.value
+    engine.close()
+    print(json.dumps(out))
+''')
+
+
+@pytest.mark.slow
+def test_keyboard_interrupt_on_the_threads_executor_keeps_finished_results(tmp_path):
+    """A KeyboardInterrupt in the driving thread while steps run on workers: the results that
+    arrive are not lost, the instance ends STOPPED, and a later run does not hang."""
+    done = subprocess.run([sys.executable, "-c", INTERRUPT_THREADS, str(tmp_path / "state.duckdb")],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["raised"] is True
+    assert out["status"] == "STOPPED" and out["final"] == "STOPPED"
+    assert out["inflight"] == 0
+    assert out["other"] == "SUCCEEDED"
+    # The iterations in flight (0 and 1) finished and were kept; none was left RUNNING or queued.
+    stored = dict(out["stored"])
+    assert stored["0"] == stored["1"] == "SUCCEEDED"
+    assert set(stored.values()) <= {"SUCCEEDED", "STOPPED"}, stored
