@@ -61,7 +61,7 @@ class Attempt:
     __slots__ = (
         "instance", "node", "index", "iteration", "loop_params", "number", "status", "_statuses",
         "times", "params", "output", "output_given", "error", "pause_point", "paused_by", "queued",
-        "scope", "child", "_token",
+        "scope", "child", "failures",
     )
 
     def __init__(self, node: Node, index: int | None, iteration: str, loop_params: dict[str, Any],
@@ -84,7 +84,7 @@ class Attempt:
         self.queued = False
         self.scope = scope
         self.child: Instance | None = None
-        self._token = 0  # bumps when the attempt is released, so stale completions are ignored
+        self.failures = 0  # user failures of this iteration before this attempt: the retry budget
         self.instance.journal(self)
 
     @property

@@ -182,6 +182,10 @@ class Scheduler(Journal, PauseControls):
                 number = seed.number + (0 if seed.status is S.PAUSED else 1)
             a = Attempt(node, key, iteration, loop_params, number, node.frame.scope)
             node.live[key] = a
+            if seed is not None and seed.status is S.INTERRUPTED and seed.run_id == instance.run_id:
+                # Earlier attempts of this iteration failed (the retries), the last one was cut
+                # short: the interruption itself uses up no retry.
+                a.failures = seed.number - 1
             if seed is not None and seed.status is S.PAUSED:
                 self._revive_paused(a, seed)
                 continue
@@ -427,8 +431,9 @@ class Scheduler(Journal, PauseControls):
 
     def _attempt_failed(self, a: Attempt, retry: bool) -> None:
         step = a.node.step
-        if retry and a.number <= step.retry.limit and not (a.instance.failing or a.instance.stopping):
+        if retry and a.failures < step.retry.limit and not (a.instance.failing or a.instance.stopping):
             nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
+            nxt.failures = a.failures + 1
             a.node.live[a.index] = nxt
             self.event("retry", {"attempt": a.number + 1, "error": a.error}, attempt=a)
             if step.retry.backoff:

@@ -287,9 +287,8 @@ def test_reopening_without_recover_adds_no_attempt_and_uses_up_no_retry(tmp_path
     assert seen == [2, 2]
 
 
-@pytest.mark.xfail(strict=True, reason="the attempt interrupted by the crash counts against the retry "
-                   "limit: with limit 1 the recovered attempt is #2 and its failure is not retried")
 def test_retry_limit_one_after_reopening_still_retries_a_recovered_failure(tmp_path):
+    # The attempt the crash cut short uses up no retry: only the step's own failures count.
     engine, seen = _reopen_then_recover_a_flaky_step(tmp_path, limit=1)
     with engine:
         assert engine.instance("wf", 1).status.value == "SUCCEEDED"
