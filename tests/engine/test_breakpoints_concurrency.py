@@ -245,8 +245,8 @@ def a_total(engine: Engine) -> int:
     return int(engine.sql("SELECT output FROM attempts WHERE step_id = 'total'").output[0])
 
 
-@pytest.mark.parametrize("release", ["resume_all", "delete_breakpoint"])
-def test_foreach_concurrency_limit_holds_for_released_attempts(db_path, namespace, release):
+def overlap_counting_work(namespace) -> dict[str, int]:
+    """Puts `work(i)` in the namespace; the dict it returns counts calls and the peak overlap."""
     lock = threading.Lock()
     state = {"now": 0, "peak": 0, "calls": 0}
 
@@ -255,12 +255,18 @@ def test_foreach_concurrency_limit_holds_for_released_attempts(db_path, namespac
             state["now"] += 1
             state["calls"] += 1
             state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.05)  # room to overlap: released attempts submitted at once would show it
+        time.sleep(0.05)  # room to overlap: attempts released or queued at once would show it
         with lock:
             state["now"] -= 1
         return i
 
     namespace["work"] = work
+    return state
+
+
+@pytest.mark.parametrize("release", ["resume_all", "delete_breakpoint"])
+def test_foreach_concurrency_limit_holds_for_released_attempts(db_path, namespace, release):
+    state = overlap_counting_work(namespace)
     # More threads than the limit, so that the limit is what binds (not the CPU count).
     with Engine(db_path, namespace, executor=ThreadExecutor(workers=8)) as engine:
         engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": list(range(12))}, "concurrency": 2,
@@ -279,20 +285,7 @@ def test_foreach_concurrency_limit_holds_for_released_attempts(db_path, namespac
 
 
 def test_retry_of_paused_attempts_respects_the_foreach_concurrency_limit(db_path, namespace):
-    lock = threading.Lock()
-    state = {"now": 0, "peak": 0, "calls": 0}
-
-    def work(i):
-        with lock:
-            state["now"] += 1
-            state["calls"] += 1
-            state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.05)  # room to overlap: retried attempts queued at once would show it
-        with lock:
-            state["now"] -= 1
-        return i
-
-    namespace["work"] = work
+    state = overlap_counting_work(namespace)
     with Engine(db_path, namespace, executor=ThreadExecutor(workers=8)) as engine:
         engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": list(range(8))}, "concurrency": 2,
                                         "run": "work"}]})
