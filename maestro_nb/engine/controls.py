@@ -212,7 +212,7 @@ class PauseControls:
         """The user interrupted the kernel: stop every instance that had work under way."""
         roots = {root_of(a.instance): None for a in self.ready}
         roots.update((root_of(i), None) for i in self.instances.values()
-                     if not i.status.terminal and self._has_inflight(i))
+                     if not i.status.terminal and self._has_inflight(i, children=False))
         for root in roots:
             if not root.status.terminal and not root.stopping:
                 self.event("interrupt", {}, instance=root)

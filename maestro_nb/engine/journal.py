@@ -53,14 +53,32 @@ class Journal:
         ))
 
     def flush(self) -> None:
-        """Write every change since the last flush: one bulk append per table."""
+        """Write every change since the last flush: one bulk append per table, in one transaction.
+        If the write fails (or is interrupted), everything stays queued for the next flush."""
         dirty, self._dirty = self._dirty, []
+        instances = list(self._dirty_instances)
+        self._dirty_instances.clear()
+        events, self._events = self._events, []
+        try:
+            self._write(dirty, instances, events)
+        except BaseException:
+            for a in dirty:
+                a.queued = True
+            self._dirty = dirty + self._dirty
+            self._dirty_instances = dict.fromkeys(instances) | self._dirty_instances
+            self._events = events + self._events
+            raise
+        for a in dirty:
+            a.queued = False
+        self._last_flush = time.monotonic()
+        self._pause_pending = False
+
+    def _write(self, dirty: list[Attempt], instances: list[Instance], events: list[tuple]) -> None:
         rows = []
         if dirty:
             first = self.store.next_seq(len(dirty))
             encode, encode_params = self.codec.encode, self.codec.encode_params
             for offset, a in enumerate(dirty):
-                a.queued = False
                 inst = a.instance
                 loop_params, params = a.loop_params, a.params
                 loop_text = json.dumps(loop_params) if loop_params else "{}"
@@ -73,8 +91,6 @@ class Journal:
                     loop_text if same else encode_params(params), encode(a.output), a.error,
                     a.transition_names(), a.times,
                 ))
-        instances = list(self._dirty_instances)
-        self._dirty_instances.clear()
         inst_rows = []
         if instances:
             first = self.store.next_seq(len(instances))
@@ -84,12 +100,9 @@ class Journal:
                     inst.status.value, self.codec.encode_params(inst.params),
                     parent_ref(inst.parent) if inst.parent is not None else None, now(),
                 ))
-        events, self._events = self._events, []
         if events:
             first = self.store.next_seq(len(events))
             events = [(first + i,) + e[1:] for i, e in enumerate(events)]
         self.store.append_together(
             [("attempt_log", rows), ("event_log", events), ("instance_log", inst_rows)]
         )
-        self._last_flush = time.monotonic()
-        self._pause_pending = False

@@ -149,7 +149,7 @@ class Node:
     __slots__ = (
         "step", "frame", "status", "space", "total", "next_index", "active", "finished",
         "outcomes", "outputs", "live", "children", "waiting", "blocked", "failure",
-        "output_given", "released",
+        "output_given", "released", "dispatching",
     )
 
     def __init__(self, step: StepDefinition, frame: Frame):
@@ -169,6 +169,7 @@ class Node:
         self.blocked = False
         self.failure: StepStatus | None = None
         self.released: deque[Attempt] = deque()  # resumed attempts waiting for a slot
+        self.dispatching = False  # the dispatch loop is running: a freed slot is its to fill
         self.output_given = False
 
     @property

@@ -150,7 +150,21 @@ class Scheduler(Journal, PauseControls):
         return limit or DEFAULT_WINDOW
 
     def _dispatch(self, node: Node) -> None:
-        """Create attempts (or child frames) for the next iterations the window allows."""
+        """Create attempts (or child frames) for the next iterations the window allows.
+
+        Not re-entered for the same node: an iteration that ends at once (a body restored or
+        skipped) frees its slot for the loop under way, so the stack does not grow with it."""
+        if node.dispatching:
+            return
+        node.dispatching = True
+        try:
+            self._fill(node)
+        finally:
+            node.dispatching = False
+        if node.finished == node.total and node.status is S.RUNNING:
+            self._finish_node(node, self._aggregate(node))
+
+    def _fill(self, node: Node) -> None:
         instance = node.frame.instance
         if instance.failing or instance.stopping:
             return
@@ -182,10 +196,8 @@ class Scheduler(Journal, PauseControls):
                 number = seed.number + (0 if seed.status is S.PAUSED else 1)
             a = Attempt(node, key, iteration, loop_params, number, node.frame.scope)
             node.live[key] = a
-            if seed is not None and seed.status is S.INTERRUPTED and seed.run_id == instance.run_id:
-                # Earlier attempts of this iteration failed (the retries), the last one was cut
-                # short: the interruption itself uses up no retry.
-                a.failures = seed.number - 1
+            if seed is not None and seed.run_id == instance.run_id:
+                a.failures = seed.failures  # a crash, or a user's retry, uses up no retry
             if seed is not None and seed.status is S.PAUSED:
                 self._revive_paused(a, seed)
                 continue
@@ -194,8 +206,6 @@ class Scheduler(Journal, PauseControls):
             a.transition(S.INITIALIZED)
             queue.append(a)
         self._take_released(node, queue, window)
-        if node.finished == node.total and node.status is S.RUNNING:
-            self._finish_node(node, self._aggregate(node))
 
     @staticmethod
     def _take_released(node: Node, queue: Any, window: int) -> None:
@@ -439,7 +449,7 @@ class Scheduler(Journal, PauseControls):
             if step.retry.backoff:
                 time.sleep(step.retry.backoff * (2 ** (a.number - 1)))
             nxt.transition(S.INITIALIZED)
-            self.ready.append(nxt)
+            (self.ready if a.instance.held is None else a.instance.held).append(nxt)
             return
         self._finish_iteration(a, a.status, None)
 
@@ -569,10 +579,14 @@ class Scheduler(Journal, PauseControls):
         if instance.status.terminal:
             return False
         root = instance.root
+        if root_of(instance).held is not None:
+            return True  # recovered and not woken yet: it neither settles nor advances
+        ending = instance.failing or instance.stopping
+        if ending:
+            self._stop_waiting(instance)  # first: it tells the sub-workflows to stop
         if any(a.instance is instance for a in self.ready) or self._has_inflight(instance):
             return True
-        if instance.failing or instance.stopping:
-            self._stop_waiting(instance)
+        if ending:
             status = InstanceStatus.STOPPED if instance.stopping else InstanceStatus.FAILED
         elif root.remaining > 0:
             return False  # paused, or blocked behind a paused attempt
@@ -599,9 +613,7 @@ class Scheduler(Journal, PauseControls):
         for a in [a for a in self.paused if a.instance is instance]:
             self._release_hold(a)
             a.node.released.append(a)
-        for a in instance.held or ():
-            a.transition(S.STOPPED)
-        instance.held = None
+        self.wake(instance)  # held work goes to the loop, which stops it
         for node in all_nodes(instance.root):
             while node.released:
                 a = node.released.popleft()
@@ -616,6 +628,7 @@ class Scheduler(Journal, PauseControls):
 
     def _child_done(self, child: Instance) -> None:
         a = child.parent
+        self._settle_queue[a.instance] = None  # the parent may have waited for this child
         if a.status is S.RUNNING and (a.instance.stopping or a.instance.failing):
             a.transition(S.STOPPED)  # stopped along with its parent, not failed
             self._finish_iteration(a, S.STOPPED, None)
@@ -626,12 +639,19 @@ class Scheduler(Journal, PauseControls):
         else:
             self._on_done(a, False, MaestroError(f"sub-workflow {child.label} ended {child.status.value}"))
 
-    def _has_inflight(self, instance: Instance) -> bool:
-        if self.inflight == 0:
-            return False
-        # A sub-workflow step waits on its child, which this same loop drives: not in flight.
-        return any(a.status is S.RUNNING and a.node.step.kind != "workflow"
-                   for n in all_nodes(instance.root) for a in n.live.values())
+    def _has_inflight(self, instance: Instance, children: bool = True) -> bool:
+        """A step of the instance runs on the executor (or, with `children`, a sub-workflow it
+        waits on has not ended: the parent settles after its children)."""
+        for node in all_nodes(instance.root):
+            for a in node.live.values():
+                if a.status is not S.RUNNING:
+                    continue
+                if a.node.step.kind != "workflow":
+                    if self.inflight:
+                        return True
+                elif children and a.child is not None and not a.child.status.terminal:
+                    return True
+        return False
 
     def _notify(self, kind: str, subject: Any) -> None:
         for listener in self.listeners:
@@ -681,11 +701,18 @@ class Scheduler(Journal, PauseControls):
     def handle(self, item: tuple) -> None:
         kind = item[0]
         if kind == "done":
-            result = self.results.pop(item[1], None)
+            a = item[1]
+            result = self.results.get(a)
             if result is None:  # handled already, through a duplicate wake-up
                 return
             self.inflight -= 1
-            self._on_done(item[1], *result)
+            try:
+                self._on_done(a, *result)
+            finally:
+                if a.status is S.RUNNING and a.node.step.kind != "workflow":
+                    self.inflight += 1  # interrupted before it was handled: keep it for redelivery
+                else:
+                    self.results.pop(a, None)
         elif kind == "call":
             _, fn, future = item
             try:

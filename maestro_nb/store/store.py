@@ -209,14 +209,19 @@ class Store:
 
     def iteration_rows(self, workflow: str, instance_id: int, step_id: str | None = None) -> list[tuple]:
         """The latest attempt of every step iteration of an instance: (step_id, iteration, attempt,
-        status, run_id, output, params, loop_params, pause_point, paused_by, transitions, times, error)."""
+        status, run_id, output, params, loop_params, pause_point, paused_by, transitions, times, error,
+        failures), `failures` counting the iteration's USER_FAILED attempts in that run."""
         sql = (
-            "SELECT step_id, iteration, attempt, status, run_id, output, params, loop_params, pause_point,"
-            " paused_by, transitions, times, error FROM iterations WHERE workflow = ? AND instance_id = ?"
+            "WITH failed AS (SELECT step_id, iteration, run_id, count(*) AS n FROM attempts"
+            " WHERE workflow = ? AND instance_id = ? AND status = 'USER_FAILED' GROUP BY ALL)"
+            " SELECT i.step_id, i.iteration, i.attempt, i.status, i.run_id, i.output, i.params,"
+            " i.loop_params, i.pause_point, i.paused_by, i.transitions, i.times, i.error, coalesce(f.n, 0)"
+            " FROM iterations AS i LEFT JOIN failed AS f USING (step_id, iteration, run_id)"
+            " WHERE i.workflow = ? AND i.instance_id = ?"
         )
-        params: list[Any] = [workflow, instance_id]
+        params: list[Any] = [workflow, instance_id, workflow, instance_id]
         if step_id is not None:
-            sql += " AND step_id = ?"
+            sql += " AND i.step_id = ?"
             params.append(step_id)
         return self.rows(sql, params)
 
