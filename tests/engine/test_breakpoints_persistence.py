@@ -294,3 +294,25 @@ def test_an_attempt_released_on_reopening_with_a_lost_param_stays_paused(namespa
         assert refused.step_id.tolist() == ["use"] and "not persisted" in refused.detail[0]
         again.retry(a)  # a new attempt binds the recomputed value
         assert calls.seen == ["fresh model"] and again.instance("w", 1).status.value == "SUCCEEDED"
+
+
+def test_a_failure_before_a_pause_still_counts_against_retries_after_reopening(namespace, db_path):
+    seen = []
+
+    def flaky(i):
+        seen.append(i)
+        raise ValueError("still broken")
+
+    namespace["flaky"] = flaky
+    engine = Engine(db_path, namespace)
+    engine.define("wf", {"steps": [{"id": "s", "run": "flaky", "params": {"i": 1}, "retry": {"limit": 1}}]})
+    engine.set_breakpoint("wf.s", when="i == 1")  # pauses every attempt, the retry too
+    engine.run("wf")
+    engine.resume(engine.paused())  # attempt 1 fails; its retry, attempt 2, pauses
+    assert [a.number for a in engine.paused()] == [2]
+    engine.close()
+    with Engine(db_path, namespace) as again:
+        again.delete_breakpoint("wf.s")  # attempt 2 runs and fails: the one retry is used up
+        assert again.instance("wf", 1).status.value == "FAILED"
+        stored = again.sql("SELECT attempt, status FROM attempts ORDER BY attempt").values.tolist()
+    assert stored == [[1, "USER_FAILED"], [2, "USER_FAILED"]] and seen == [1, 1]

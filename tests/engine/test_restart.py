@@ -378,3 +378,16 @@ def test_restart_one_iteration_of_a_step_inside_a_foreach_body(engine, namespace
     again = engine.restart("n", from_step="total", iteration=1)
     assert again.status is InstanceStatus.SUCCEEDED and again.run_id == 2
     assert calls == ["g", "r"]  # total of outer iteration 1, then what follows the foreach
+
+
+def test_restart_of_a_foreach_with_hundreds_of_bodies_that_end_at_once(engine, namespace):
+    # Every kept body iteration ends at once on restart: that must not grow the stack per iteration.
+    namespace.update(f=lambda i: i, g=lambda loop: len(loop))
+    engine.define("w", {"steps": [
+        {"id": "loop", "foreach": {"i": list(range(600))}, "steps": [{"id": "f", "run": "f"}]},
+        {"id": "g", "after": ["loop"], "run": "g"},
+    ]})
+    engine.run("w")
+    again = engine.restart("w", from_step="g")
+    assert again.status is InstanceStatus.SUCCEEDED
+    assert engine.results("w", "g").output.tolist() == [600]

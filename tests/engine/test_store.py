@@ -336,3 +336,24 @@ def test_a_dataframe_bound_to_many_attempts_is_stored_once_until_it_changes(engi
     engine.resume(paused)
     assert tables() == 2
     assert engine.results("w", "use").output.tolist()[0] == 4950 + 1000
+
+
+def test_a_flush_interrupted_by_the_user_is_written_by_the_next(engine, namespace, monkeypatch):
+    namespace["f"] = lambda: 1
+    engine.define("w", {"steps": [{"id": "a", "run": "f"}]})
+    real_insert = engine.store._insert
+    calls = []
+
+    def insert(table, batch):
+        calls.append(table)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real_insert(table, batch)
+
+    monkeypatch.setattr(engine.store, "_insert", insert)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run("w")
+    monkeypatch.undo()
+    engine.flush()
+    assert engine.sql("SELECT status FROM attempts").status.tolist() == ["SUCCEEDED"]
+    assert engine.sql("SELECT instance_id, status FROM instances").values.tolist() == [[1, "SUCCEEDED"]]
