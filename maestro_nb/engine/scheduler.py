@@ -642,16 +642,12 @@ class Scheduler(Journal, PauseControls):
     def _has_inflight(self, instance: Instance, children: bool = True) -> bool:
         """A step of the instance runs on the executor (or, with `children`, a sub-workflow it
         waits on has not ended: the parent settles after its children)."""
-        for node in all_nodes(instance.root):
-            for a in node.live.values():
-                if a.status is not S.RUNNING:
-                    continue
-                if a.node.step.kind != "workflow":
-                    if self.inflight:
-                        return True
-                elif children and a.child is not None and not a.child.status.terminal:
-                    return True
-        return False
+        if children and any(not child.status.terminal for child in instance.children):
+            return True
+        if self.inflight == 0:  # the usual case, and cheap: paused attempts are many
+            return False
+        return any(a.status is S.RUNNING and a.node.step.kind != "workflow"
+                   for node in all_nodes(instance.root) for a in node.live.values())
 
     def _notify(self, kind: str, subject: Any) -> None:
         for listener in self.listeners:
