@@ -60,7 +60,7 @@ class Attempt:
 
     __slots__ = (
         "instance", "node", "index", "iteration", "loop_params", "number", "status", "_statuses",
-        "times", "params", "output", "output_given", "error", "pause_point", "paused_by", "queued",
+        "times", "params", "output", "error", "pause_point", "paused_by", "queued",
         "scope", "child", "failures",
     )
 
@@ -77,7 +77,6 @@ class Attempt:
         self.times: list[float] = [time.time()]  # when each status in the history began
         self.params = BoundParams()
         self.output: Any = None
-        self.output_given = False
         self.error: str | None = None
         self.pause_point: str | None = None
         self.paused_by: set[int] | frozenset[int] = NO_HOLDS
@@ -246,7 +245,6 @@ class Instance:
         self.unwritten: list[Attempt] | None = None  # and its records, written only once woken
         self.children: list[Instance] = []  # sub-workflow instances started for this one
         self.step_traps: list[tuple[Frame, frozenset[str], int | None]] = []
-        self.next_attempt: dict[tuple[str, str], int] = {}
         self._upstream: dict[str, frozenset[str]] = {}
         self.all_steps = frozenset(definition.step_ids)
 
