@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import StateError
 from ..models.definition import IterationSpace, StepDefinition, WorkflowDefinition
@@ -19,9 +19,6 @@ from ..models.status import (
     StepStatus,
     check_transition,
 )
-
-if TYPE_CHECKING:
-    from .breakpoints import Breakpoint
 
 __all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP", "NO_HOLDS"]
 
@@ -271,10 +268,6 @@ class Instance:
 
 def outcome_code(status: StepStatus) -> int:
     return _CODES.get(status, FAILED_CODE)
-
-
-def breakpoint_ids(breakpoints: list[Breakpoint]) -> set[int]:
-    return {bp.id for bp in breakpoints}
 
 
 def all_nodes(frame: Frame | None) -> Iterator[Node]:

@@ -51,10 +51,6 @@ class KernelSession:
         assert self._engine is not None
         return self._engine
 
-    @property
-    def is_open(self) -> bool:
-        return self._engine is not None
-
     def _open(self, path: str | None) -> Engine:
         from ..engine.engine import Engine, default_db_path
 

@@ -46,10 +46,6 @@ def _parse(command: Command, words: list[str]) -> Any:
     raise UsageError(f"%{name}: {error}; %{name.split()[0]}? shows the usage") from None
 
 
-def _instance(args: Any) -> int | None:
-    return getattr(args, "instance", None)
-
-
 # --- %workflow ---------------------------------------------------------------------------
 @magic_arguments(name="workflow run")
 @argument("name", help="the workflow to start")

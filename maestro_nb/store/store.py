@@ -142,10 +142,6 @@ class Store:
                 [workflow, version, digest, source, description, now()],
             )
 
-    def versions(self) -> list[tuple[str, int, str]]:
-        """(workflow, version, source) of every stored version."""
-        return self.rows("SELECT workflow, version, source FROM workflow_versions ORDER BY workflow, version")
-
     def definition_source(self, workflow: str, version: int) -> str | None:
         rows = self.rows(
             "SELECT source FROM workflow_versions WHERE workflow = ? AND version = ?", [workflow, version]
