@@ -257,7 +257,7 @@ class Scheduler(Journal, PauseControls):
 
     def _revive_paused(self, a: Attempt, seed: Seed) -> None:
         a.history = list(seed.history) or a.history
-        a.status = S.PAUSED
+        a.status = S.PAUSED  # restored as stored: not a transition, nothing new to check
         a.params = BoundParams(seed.params)
         a.output = seed.output
         a.pause_point = seed.pause_point
