@@ -36,7 +36,7 @@ class PauseControls:
             if bp is not None:
                 bp.paused.discard(a)
         a.paused_by = NO_HOLDS
-        self.paused.pop(a, None)
+        self.paused.discard(a)
         self.wake(a.instance)
 
     def resume(self, a: Attempt, step: bool = False) -> None:
@@ -180,7 +180,7 @@ class PauseControls:
                 a.paused_by.add(HOLD_KEPT)
                 self.event("resume_refused", {"reason": exc.message}, attempt=a)
                 continue
-            self.paused.pop(a, None)
+            self.paused.discard(a)
             released.append(a)
         bp.paused.clear()
         for a in released:
