@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ExpressionError, MaestroError, StateError
+from ..errors import ExpressionError, MaestroError, PlatformError, StateError
 from ..models.definition import FailureMode
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
@@ -201,6 +201,7 @@ class Scheduler(Journal, PauseControls):
             node.live[key] = a
             if seed is not None and seed.run_id == instance.run_id:
                 a.failures = seed.failures  # a crash, or a user's retry, uses up no retry
+                a.platform_failures = seed.platform_failures
             if seed is not None and seed.status is S.PAUSED:
                 self._revive_paused(a, seed)
                 continue
@@ -425,6 +426,10 @@ class Scheduler(Journal, PauseControls):
             if self._check(a, "after"):
                 return
             self._succeed(a)
+        elif isinstance(value, PlatformError):  # its worker died, or the cluster went away
+            a.error = value.message
+            a.transition(S.PLATFORM_FAILED)
+            self._attempt_failed(a, retry=value.retryable, platform=True)
         elif not isinstance(value, Exception):  # the user interrupted the kernel: stop the instance
             a.error = f"interrupted ({type(value).__name__})"
             a.transition(S.INTERRUPTED)
@@ -443,14 +448,21 @@ class Scheduler(Journal, PauseControls):
         a.transition(S.SUCCEEDED)
         self._finish_iteration(a, S.SUCCEEDED, a.output)
 
-    def _attempt_failed(self, a: Attempt, retry: bool) -> None:
+    def _attempt_failed(self, a: Attempt, retry: bool, platform: bool = False) -> None:
+        """Retry a failed attempt while its budget lasts (platform failures have their own, and
+        retry at once), else end its iteration."""
         step = a.node.step
-        if retry and a.failures < step.retry.limit and not (a.instance.failing or a.instance.stopping):
+        spent = a.platform_failures >= step.retry.platform_limit if platform else a.failures >= step.retry.limit
+        if retry and not spent and not (a.instance.failing or a.instance.stopping):
             nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
-            nxt.failures = a.failures + 1
+            nxt.failures = a.failures + (not platform)
+            nxt.platform_failures = a.platform_failures + platform
             a.node.live[a.index] = nxt
-            self.event("retry", {"attempt": a.number + 1, "error": a.error}, attempt=a)
-            if step.retry.backoff:
+            detail = {"attempt": a.number + 1, "error": a.error}
+            if platform:
+                detail["platform"] = True
+            self.event("retry", detail, attempt=a)
+            if step.retry.backoff and not platform:
                 time.sleep(step.retry.backoff * (2 ** (a.number - 1)))
             nxt.transition(S.INITIALIZED)
             (self.ready if a.instance.held is None else a.instance.held).append(nxt)
