@@ -12,6 +12,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..errors import ExpressionError, MaestroError, PlatformError, StateError
@@ -64,6 +65,7 @@ class Scheduler(Journal, PauseControls):
         self.ready: deque[Attempt] = deque()
         self.inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.inflight = 0
+        self.submitted: dict[Attempt, Any] = {}  # attempts on the executor -> their handles, to cancel
         self.instances: dict[tuple[str, int], Instance] = {}
         self.paused = PausedIndex()  # every paused attempt, in display order
         Journal.__init__(self, store, codec)
@@ -150,7 +152,7 @@ class Scheduler(Journal, PauseControls):
 
     def _window(self, node: Node) -> int:
         limit = node.step.foreach.concurrency if node.step.foreach is not None else None
-        return limit or DEFAULT_WINDOW
+        return limit or max(DEFAULT_WINDOW, getattr(self.executor, "window", 0))  # a cluster may want more
 
     def _dispatch(self, node: Node) -> None:
         """Create attempts (or child frames) for the next iterations the window allows.
@@ -370,17 +372,13 @@ class Scheduler(Journal, PauseControls):
             # leaves the whole tree quiescent.
             self._start_child(a)
         else:
-            if kind == "sleep":
-                seconds = a.node.step.target
-                call = lambda: time.sleep(seconds)  # noqa: E731
-            else:
-                params = a.params
-                call = lambda: fn(**params)  # noqa: E731
+            # A partial, not a closure: it pickles cheaply for an executor that ships it elsewhere.
+            call = partial(time.sleep, a.node.step.target) if kind == "sleep" else partial(fn, **a.params)
             if self.executor.inline:
                 self.executor.submit(call, lambda ok, value: self._on_done(a, ok, value))
             else:
                 self.inflight += 1
-                self.executor.submit(call, lambda ok, value: self._deliver(a, ok, value))
+                self.submitted[a] = self.executor.submit(call, lambda ok, value: self._deliver(a, ok, value))
 
     def _deliver(self, a: Attempt, ok: bool, value: Any) -> None:
         """From a worker thread: keep the result, then wake the driver. Kept apart from the inbox
@@ -605,6 +603,7 @@ class Scheduler(Journal, PauseControls):
         ending = instance.failing or instance.stopping
         if ending:
             self._stop_waiting(instance)  # first: it tells the sub-workflows to stop
+            self._cancel_running(instance)
         if any(a.instance is instance for a in self.ready) or self._has_inflight(instance):
             return True
         if ending:
@@ -646,6 +645,16 @@ class Scheduler(Journal, PauseControls):
                 child.stopping = True
                 self.event("stop_instance", {"parent": instance.label}, instance=child)
                 self._settle_queue[child] = None
+
+    def _cancel_running(self, instance: Instance) -> None:
+        """Withdraw the instance's attempts from the executor (a Dask cluster's futures): each one
+        withdrawn before its result came back ends STOPPED; the others are handled as they end."""
+        for a in [a for a in self.submitted if a.instance is instance and a not in self.results]:
+            if self.executor.cancel(self.submitted[a]):
+                del self.submitted[a]
+                self.inflight -= 1
+                a.transition(S.STOPPED)
+                self._finish_iteration(a, S.STOPPED, None)
 
     def _child_done(self, child: Instance) -> None:
         a = child.parent
@@ -702,6 +711,7 @@ class Scheduler(Journal, PauseControls):
                 break
             if self._pause_pending:
                 self.flush()
+            self.executor.send()  # an executor may hold calls until the driver is about to wait
             pending = self._dirty or self._events or self._dirty_instances
             try:
                 if pending:
@@ -731,6 +741,7 @@ class Scheduler(Journal, PauseControls):
                     self.inflight += 1  # interrupted before it was handled: keep it for redelivery
                 else:
                     self.results.pop(a, None)
+                    self.submitted.pop(a, None)
         elif kind == "call":
             _, fn, future = item
             try:
