@@ -88,9 +88,7 @@ def engine_run(client, fn, n: int, workdir: str, tag: str, batch: int | None, **
             raise SystemExit(f"{peak} Dask tasks were alive at once; the bound is {bound}")
     finally:
         eng.close()
-    for suffix in ("", ".wal"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
+    c.remove_state(path)
     return elapsed
 
 
@@ -118,7 +116,7 @@ def main() -> None:
     print(c.machine())
     WORK[0] = calibrate()
     print(f"cpu step: {WORK[0]} rounds, about 10 ms here; batching: "
-          f"{'at most %d attempts per task' % batch if batch else 'adaptive (default)'}")
+          f"{f'at most {batch} attempt(s) per task' if batch else 'adaptive (default)'}")
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = Client(cluster)

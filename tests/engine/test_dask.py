@@ -246,15 +246,17 @@ def test_platform_retries_have_their_own_budget(db_path, namespace, tmp_path, cl
     assert len((tmp_path / "tries").read_text().split()) == 2
 
 
-def test_stop_cancels_what_the_cluster_has_not_finished(dask_engine, namespace, tmp_path):
-    def slow(i, out):
-        (Path(out) / f"started-{i}").write_text(f"{os.getpid()}\n")
-        end = time.monotonic() + 300
-        while time.monotonic() < end and not (Path(out) / "go").exists():
-            time.sleep(0.05)
-        return i
+def hang_until_go(i, out):
+    """Marks its start, then waits for a `go` file (or five minutes) before it returns."""
+    (Path(out) / f"started-{i}").write_text(f"{os.getpid()}\n")
+    end = time.monotonic() + 300
+    while time.monotonic() < end and not (Path(out) / "go").exists():
+        time.sleep(0.05)
+    return i
 
-    namespace["slow"] = slow
+
+def test_stop_cancels_what_the_cluster_has_not_finished(dask_engine, namespace, tmp_path):
+    namespace["slow"] = hang_until_go
     dask_engine.define("wf", {"params": {"out": str(tmp_path)}, "steps": [
         {"id": "s", "foreach": {"i": "${range(20)}"}, "run": "slow"},
     ]})
@@ -268,15 +270,6 @@ def test_stop_cancels_what_the_cluster_has_not_finished(dask_engine, namespace, 
     executor = dask_engine.scheduler.executor
     assert not executor._tasks and not executor._queue  # nothing left on the cluster for it
     (tmp_path / "go").write_text("")  # let the two workers finish what they could not drop
-
-
-def hang_until_go(i, out):
-    """Marks its start, then waits for a `go` file (or five minutes) before it returns."""
-    (Path(out) / f"started-{i}").write_text(f"{os.getpid()}\n")
-    end = time.monotonic() + 300
-    while time.monotonic() < end and not (Path(out) / "go").exists():
-        time.sleep(0.05)
-    return i
 
 
 def test_a_failing_instance_withdraws_its_other_attempts(dask_engine, namespace, tmp_path):
@@ -368,14 +361,7 @@ def _alive_task(engine: Engine) -> bool:
 def test_the_cluster_closed_under_a_running_instance(db_path, namespace, tmp_path):
     from distributed import Client
 
-    def hang(i, out):
-        (Path(out) / f"started-{i}").write_text(f"{os.getpid()}\n")
-        end = time.monotonic() + 300
-        while time.monotonic() < end:
-            time.sleep(0.05)
-        return i
-
-    namespace["hang"] = hang
+    namespace["hang"] = hang_until_go  # no `go` file: it hangs until its worker goes
     cluster = local_cluster()
     dask_client = Client(cluster)
     engine = Engine(db_path, namespace, executor=dask_client)

@@ -11,14 +11,13 @@ from typing import Any
 import pytest
 
 from maestro_nb.engine.engine import Engine
+from maestro_nb.engine.executors import InlineExecutor
 from maestro_nb.errors import PlatformError
 
 
-class LosingPlatform:
+class LosingPlatform(InlineExecutor):
     """Runs each call inline, but reports a PlatformError instead of the result of the first
     `times` calls that return a value in `lose` (as if the worker died before reporting)."""
-
-    inline = True
 
     def __init__(self, lose: set[Any], times: int = 1, retryable: bool = True):
         self.lose = Counter({value: times for value in lose})
@@ -35,15 +34,6 @@ class LosingPlatform:
             done(False, PlatformError(f"the worker running {value} died", retryable=self.retryable))
             return
         done(True, value)
-
-    def send(self) -> None:
-        pass
-
-    def cancel(self, handle: Any) -> bool:
-        return False
-
-    def shutdown(self) -> None:
-        pass
 
 
 def history(engine: Engine) -> list[tuple[str, int, str]]:
