@@ -80,6 +80,13 @@ def baseline(n: int, fn: Callable[..., Any] = noop) -> float:
     return elapsed
 
 
+def remove_state(path: str) -> None:
+    """Delete a state file and its write-ahead log, so the next run starts on a fresh one."""
+    for suffix in ("", ".wal"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+
+
 def sweep_definition(n: int, kind: str = "run") -> dict[str, Any]:
     step: dict[str, Any] = {"id": "work", "foreach": {"i": "${range(%d)}" % n}}
     if kind == "run":

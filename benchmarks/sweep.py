@@ -33,9 +33,7 @@ def engine_run(n: int, workdir: str, tag: str) -> float:
         check_rows(eng, n)
     finally:
         eng.close()
-    for suffix in ("", ".wal"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
+    c.remove_state(path)
     return elapsed
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "ParamError",
     "StateError",
     "StoreLockedError",
+    "PlatformError",
 ]
 
 
@@ -94,3 +95,13 @@ class StoreLockedError(MaestroError):
             "or open it read-only with maestro_nb.Engine(db=..., read_only=True) to inspect it"
         )
         self.path = path
+
+
+class PlatformError(MaestroError):
+    """Step code could not run to its end for a reason outside it (its worker died, the cluster
+    went away): the attempt ends PLATFORM_FAILED, not USER_FAILED. `retryable` is False when no
+    retry could run (the cluster is gone)."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable

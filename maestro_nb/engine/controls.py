@@ -108,6 +108,7 @@ class PauseControls:
         self.event("retry", {"attempt": a.number + 1}, attempt=a)
         nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
         nxt.failures = a.failures  # asked for by the user: no failure of the step
+        nxt.platform_failures = a.platform_failures
         a.node.live[a.index] = nxt
         nxt.transition(S.INITIALIZED)
         a.node.released.append(nxt)  # it waits for a free slot, as a resumed attempt does

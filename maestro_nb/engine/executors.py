@@ -1,9 +1,11 @@
-"""Where step code runs: inline in the driver, or on a thread pool. Breakpoints are checked
-in the driver before dispatch, so they behave the same on every executor."""
+"""Where step code runs: inline in the driver, on a thread pool, or on a Dask cluster
+(`dask_executor`, imported only when asked for). Breakpoints are checked in the driver before
+dispatch, so they behave the same on every executor."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -17,12 +19,18 @@ class Executor(Protocol):
     """Runs `call()` and reports through `done(ok, value_or_exception)`.
 
     `inline` executors call `done` before `submit` returns, on the driver's thread; others call
-    it from any thread, and the driver hands the result back to its own thread.
+    it from any thread, and the driver hands the result back to its own thread. `submit`
+    returns a handle for `cancel`. An executor may hold calls until `send()`, which the driver
+    calls before it waits for results.
     """
 
     inline: bool
 
-    def submit(self, call: Callable[[], Any], done: Done) -> None: ...
+    def submit(self, call: Callable[[], Any], done: Done) -> Any: ...
+
+    def send(self) -> None: ...
+
+    def cancel(self, handle: Any) -> bool: ...
 
     def shutdown(self) -> None: ...
 
@@ -47,6 +55,12 @@ class InlineExecutor:
     def submit(self, call: Callable[[], Any], done: Done) -> None:
         _run(call, done)
 
+    def send(self) -> None:
+        pass
+
+    def cancel(self, handle: Any) -> bool:
+        return False
+
     def shutdown(self) -> None:
         pass
 
@@ -65,19 +79,56 @@ class ThreadExecutor:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="maestro-step")
         self._pool.submit(_run, call, done)
 
+    def send(self) -> None:
+        pass
+
+    def cancel(self, handle: Any) -> bool:
+        """A step on a thread cannot be withdrawn: it runs to its end and is reported."""
+        return False
+
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
 
 
-def make_executor(spec: str | Executor | None) -> Executor:
+DASK_SCHEMES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://")
+
+
+def make_executor(spec: Any) -> Executor:
+    """An executor from its name: 'inline', 'threads', 'dask' (a LocalCluster), 'dask://ADDRESS'
+    or a scheduler address ('tcp://host:8786'); a distributed Client or Cluster; or an Executor."""
     if spec is None or spec == "inline":
         return InlineExecutor()
     if spec == "threads":
         return ThreadExecutor()
     if isinstance(spec, str):
+        if spec == "dask" or spec.startswith("dask://") or spec.startswith(DASK_SCHEMES):
+            from .dask_executor import DaskExecutor
+
+            address = spec.removeprefix("dask://") if spec != "dask" else None
+            if address == "":
+                from ..errors import ParamError
+
+                raise ParamError("executor 'dask://' names no scheduler; use 'dask://HOST:PORT', or 'dask' "
+                                 "for a LocalCluster")
+            return DaskExecutor(address=address)
         from ..errors import ParamError
 
-        raise ParamError(f"unknown executor {spec!r}; use 'inline', 'threads' or an Executor object")
+        raise ParamError(f"unknown executor {spec!r}; use 'inline', 'threads', 'dask', 'dask://ADDRESS' "
+                         "or an Executor object")
+    if _is_dask(spec):
+        from .dask_executor import DaskExecutor
+
+        return DaskExecutor(spec)
     return spec
+
+
+def _is_dask(spec: Any) -> bool:
+    """A distributed Client or Cluster (distributed is imported already if `spec` is one)."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    from distributed.deploy import Cluster
+
+    return isinstance(spec, (distributed.Client, Cluster))

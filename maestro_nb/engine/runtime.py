@@ -58,7 +58,7 @@ class Attempt:
     __slots__ = (
         "instance", "node", "index", "iteration", "loop_params", "number", "status", "_statuses",
         "times", "params", "output", "error", "pause_point", "paused_by", "queued",
-        "scope", "child", "failures",
+        "scope", "child", "failures", "platform_failures",
     )
 
     def __init__(self, node: Node, index: int | None, iteration: str, loop_params: dict[str, Any],
@@ -81,6 +81,7 @@ class Attempt:
         self.scope = scope
         self.child: Instance | None = None
         self.failures = 0  # user failures of this iteration before this attempt: the retry budget
+        self.platform_failures = 0  # and platform failures (a worker died): a budget of their own
         self.instance.journal(self)
 
     @property

@@ -12,9 +12,10 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from ..errors import ExpressionError, MaestroError, StateError
+from ..errors import ExpressionError, MaestroError, PlatformError, StateError
 from ..models.definition import FailureMode
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
@@ -64,6 +65,7 @@ class Scheduler(Journal, PauseControls):
         self.ready: deque[Attempt] = deque()
         self.inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.inflight = 0
+        self.submitted: dict[Attempt, Any] = {}  # attempts on the executor -> their handles, to cancel
         self.instances: dict[tuple[str, int], Instance] = {}
         self.paused = PausedIndex()  # every paused attempt, in display order
         Journal.__init__(self, store, codec)
@@ -150,7 +152,7 @@ class Scheduler(Journal, PauseControls):
 
     def _window(self, node: Node) -> int:
         limit = node.step.foreach.concurrency if node.step.foreach is not None else None
-        return limit or DEFAULT_WINDOW
+        return limit or max(DEFAULT_WINDOW, getattr(self.executor, "window", 0))  # a cluster may want more
 
     def _dispatch(self, node: Node) -> None:
         """Create attempts (or child frames) for the next iterations the window allows.
@@ -201,6 +203,7 @@ class Scheduler(Journal, PauseControls):
             node.live[key] = a
             if seed is not None and seed.run_id == instance.run_id:
                 a.failures = seed.failures  # a crash, or a user's retry, uses up no retry
+                a.platform_failures = seed.platform_failures
             if seed is not None and seed.status is S.PAUSED:
                 self._revive_paused(a, seed)
                 continue
@@ -369,17 +372,13 @@ class Scheduler(Journal, PauseControls):
             # leaves the whole tree quiescent.
             self._start_child(a)
         else:
-            if kind == "sleep":
-                seconds = a.node.step.target
-                call = lambda: time.sleep(seconds)  # noqa: E731
-            else:
-                params = a.params
-                call = lambda: fn(**params)  # noqa: E731
+            # A partial, not a closure: it pickles cheaply for an executor that ships it elsewhere.
+            call = partial(time.sleep, a.node.step.target) if kind == "sleep" else partial(fn, **a.params)
             if self.executor.inline:
                 self.executor.submit(call, lambda ok, value: self._on_done(a, ok, value))
             else:
                 self.inflight += 1
-                self.executor.submit(call, lambda ok, value: self._deliver(a, ok, value))
+                self.submitted[a] = self.executor.submit(call, lambda ok, value: self._deliver(a, ok, value))
 
     def _deliver(self, a: Attempt, ok: bool, value: Any) -> None:
         """From a worker thread: keep the result, then wake the driver. Kept apart from the inbox
@@ -425,6 +424,10 @@ class Scheduler(Journal, PauseControls):
             if self._check(a, "after"):
                 return
             self._succeed(a)
+        elif isinstance(value, PlatformError):  # its worker died, or the cluster went away
+            a.error = value.message
+            a.transition(S.PLATFORM_FAILED)
+            self._attempt_failed(a, retry=value.retryable, platform=True)
         elif not isinstance(value, Exception):  # the user interrupted the kernel: stop the instance
             a.error = f"interrupted ({type(value).__name__})"
             a.transition(S.INTERRUPTED)
@@ -443,14 +446,21 @@ class Scheduler(Journal, PauseControls):
         a.transition(S.SUCCEEDED)
         self._finish_iteration(a, S.SUCCEEDED, a.output)
 
-    def _attempt_failed(self, a: Attempt, retry: bool) -> None:
+    def _attempt_failed(self, a: Attempt, retry: bool, platform: bool = False) -> None:
+        """Retry a failed attempt while its budget lasts (platform failures have their own, and
+        retry at once), else end its iteration."""
         step = a.node.step
-        if retry and a.failures < step.retry.limit and not (a.instance.failing or a.instance.stopping):
+        spent = a.platform_failures >= step.retry.platform_limit if platform else a.failures >= step.retry.limit
+        if retry and not spent and not (a.instance.failing or a.instance.stopping):
             nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
-            nxt.failures = a.failures + 1
+            nxt.failures = a.failures + (not platform)
+            nxt.platform_failures = a.platform_failures + platform
             a.node.live[a.index] = nxt
-            self.event("retry", {"attempt": a.number + 1, "error": a.error}, attempt=a)
-            if step.retry.backoff:
+            detail = {"attempt": a.number + 1, "error": a.error}
+            if platform:
+                detail["platform"] = True
+            self.event("retry", detail, attempt=a)
+            if step.retry.backoff and not platform:
                 time.sleep(step.retry.backoff * (2 ** (a.number - 1)))
             nxt.transition(S.INITIALIZED)
             (self.ready if a.instance.held is None else a.instance.held).append(nxt)
@@ -593,6 +603,7 @@ class Scheduler(Journal, PauseControls):
         ending = instance.failing or instance.stopping
         if ending:
             self._stop_waiting(instance)  # first: it tells the sub-workflows to stop
+            self._cancel_running(instance)
         if any(a.instance is instance for a in self.ready) or self._has_inflight(instance):
             return True
         if ending:
@@ -634,6 +645,16 @@ class Scheduler(Journal, PauseControls):
                 child.stopping = True
                 self.event("stop_instance", {"parent": instance.label}, instance=child)
                 self._settle_queue[child] = None
+
+    def _cancel_running(self, instance: Instance) -> None:
+        """Withdraw the instance's attempts from the executor (a Dask cluster's futures): each one
+        withdrawn before its result came back ends STOPPED; the others are handled as they end."""
+        for a in [a for a in self.submitted if a.instance is instance and a not in self.results]:
+            if self.executor.cancel(self.submitted[a]):
+                del self.submitted[a]
+                self.inflight -= 1
+                a.transition(S.STOPPED)
+                self._finish_iteration(a, S.STOPPED, None)
 
     def _child_done(self, child: Instance) -> None:
         a = child.parent
@@ -690,6 +711,7 @@ class Scheduler(Journal, PauseControls):
                 break
             if self._pause_pending:
                 self.flush()
+            self.executor.send()  # an executor may hold calls until the driver is about to wait
             pending = self._dirty or self._events or self._dirty_instances
             try:
                 if pending:
@@ -719,6 +741,7 @@ class Scheduler(Journal, PauseControls):
                     self.inflight += 1  # interrupted before it was handled: keep it for redelivery
                 else:
                     self.results.pop(a, None)
+                    self.submitted.pop(a, None)
         elif kind == "call":
             _, fn, future = item
             try:

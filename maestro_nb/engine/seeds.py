@@ -39,6 +39,7 @@ class Seed:
     history: list[tuple[StepStatus, float]] = field(default_factory=list)
     error: str | None = None
     failures: int = 0  # USER_FAILED attempts of this iteration in its run: the retries used
+    platform_failures: int = 0  # PLATFORM_FAILED ones: the platform retries used
 
     @property
     def kept(self) -> bool:
@@ -52,7 +53,7 @@ def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tupl
     memory = memory_outputs(instance) if instance.root is not None else {}
     seeds: dict[tuple[str, str], Seed] = {}
     for (step_id, it, number, status, run_id, output, params, loop_params, pause_point, paused_by,
-         transitions, times, error, failures) in rows:
+         transitions, times, error, failures, platform_failures) in rows:
         if step_id not in instance.all_steps:
             continue
         value = codec.decode(output)
@@ -63,6 +64,7 @@ def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tupl
             params=codec.decode_params(params), loop_params=json.loads(loop_params or "{}"),
             pause_point=pause_point, paused_by=set(paused_by or ()),
             history=[(S(t), at) for t, at in zip(transitions, times)], error=error, failures=failures,
+            platform_failures=platform_failures,
         )
     return seeds
 

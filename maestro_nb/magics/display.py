@@ -23,6 +23,7 @@ _CSS = "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace
 _CELL = "padding:1px 8px;text-align:left;border-bottom:1px solid #ddd"
 _COLORS = {"SUCCEEDED": "#2e7d32", "PAUSED": "#b26a00", "RUNNING": "#1565c0", "SKIPPED": "#666",
            "UNSATISFIED": "#666", "STOPPED": "#6a1b9a", "USER_FAILED": "#c62828",
+           "PLATFORM_FAILED": "#c62828",
            "FATALLY_FAILED": "#c62828", "INTERRUPTED": "#c62828", "COMPLETED_WITH_ERROR": "#ef6c00",
            "paused": "#b26a00", "FAILED": "#c62828", "IN_PROGRESS": "#1565c0"}
 
@@ -208,7 +209,8 @@ def _mermaid_class(word: str) -> str | None:
         return "done"
     if word == "PAUSED":
         return "paused"
-    if word in ("USER_FAILED", "FATALLY_FAILED", "INTERRUPTED", "STOPPED", "COMPLETED_WITH_ERROR"):
+    if word in ("USER_FAILED", "PLATFORM_FAILED", "FATALLY_FAILED", "INTERRUPTED", "STOPPED",
+                "COMPLETED_WITH_ERROR"):
         return "failed"
     if word in ("RUNNING", "CREATED", "INITIALIZED", "EVALUATING_PARAMS"):
         return "running"
@@ -250,8 +252,8 @@ class StepLine:
     @property
     def word(self) -> str:
         """The one status that best sums the step up, for colouring."""
-        for status in ("PAUSED", "USER_FAILED", "FATALLY_FAILED", "INTERRUPTED", "RUNNING", "STOPPED",
-                       "COMPLETED_WITH_ERROR"):
+        for status in ("PAUSED", "USER_FAILED", "PLATFORM_FAILED", "FATALLY_FAILED", "INTERRUPTED", "RUNNING",
+                       "STOPPED", "COMPLETED_WITH_ERROR"):
             if status in self.counts:
                 return status
         if not self.counts:

@@ -224,7 +224,8 @@ class MaestroMagics(Magics):
     """`%%workflow`, `%workflow`, `%breakpoint`, `%resume`, `%skip`: maestro_nb in a notebook."""
 
     executor = Unicode("inline", help="Where the kernel engine runs step code: 'inline' (deterministic; "
-                       "a background run drives from its own thread) or 'threads'.").tag(config=True)
+                       "a background run drives from its own thread), 'threads', 'dask' (a LocalCluster "
+                       "of worker processes) or 'dask://ADDRESS' (a running Dask scheduler).").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell, **kwargs)

@@ -37,10 +37,12 @@ class FailureMode(str, Enum):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How many extra attempts a USER_FAILED attempt gets, and the pause between them."""
+    """How many extra attempts a USER_FAILED attempt gets, and the pause between them; and,
+    counted apart (Maestro's platform retries), how many a PLATFORM_FAILED one gets, at once."""
 
     limit: int = 0
     backoff: float = 0.0
+    platform_limit: int = 10
 
 
 @dataclass(frozen=True)

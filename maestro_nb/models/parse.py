@@ -27,7 +27,7 @@ __all__ = ["parse_definition", "WORKFLOW_KEYS", "STEP_KEYS"]
 WORKFLOW_KEYS = ("description", "params", "steps", "failure_mode")
 STEP_KEYS = ("id", "description", "after", "if", "params", "foreach", "concurrency", "retry",
              "failure_mode") + STEP_KINDS
-RETRY_KEYS = ("limit", "backoff")
+RETRY_KEYS = ("limit", "backoff", "platform_limit")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 
@@ -348,15 +348,17 @@ class _Parser:
         self.check_keys(spec, RETRY_KEYS, f"retry of step {step_id!r}", step_id)
         limit = _scalar(spec.get("limit", 0))
         backoff = _scalar(spec.get("backoff", 0.0))
-        node = spec if "limit" in spec and hasattr(spec, "lc") else item
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            self.fail(f"step {step_id!r}: retry limit must be a whole number >= 0, not {limit!r}",
-                      node, "limit" if node is spec else "retry", step_id)
+        platform_limit = _scalar(spec.get("platform_limit", RetryPolicy.platform_limit))
+        for key, value in (("limit", limit), ("platform_limit", platform_limit)):
+            node = spec if key in spec and hasattr(spec, "lc") else item
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                self.fail(f"step {step_id!r}: retry {key} must be a whole number >= 0, not {value!r}",
+                          node, key if node is spec else "retry", step_id)
         node = spec if "backoff" in spec and hasattr(spec, "lc") else item
         if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
             self.fail(f"step {step_id!r}: retry backoff must be seconds >= 0, not {backoff!r}",
                       node, "backoff" if node is spec else "retry", step_id)
-        return RetryPolicy(limit=limit, backoff=float(backoff))
+        return RetryPolicy(limit=limit, backoff=float(backoff), platform_limit=platform_limit)
 
 
 def _scalar(value: Any) -> Any:

@@ -34,6 +34,7 @@ class StepStatus(str, Enum):
     UNSATISFIED = ("UNSATISFIED", True, True)
     COMPLETED_WITH_ERROR = ("COMPLETED_WITH_ERROR", True, True)
     USER_FAILED = ("USER_FAILED", True, False, True)
+    PLATFORM_FAILED = ("PLATFORM_FAILED", True, False, True)  # its worker died, or the cluster went away
     FATALLY_FAILED = ("FATALLY_FAILED", True)
     STOPPED = ("STOPPED", True)
     INTERRUPTED = ("INTERRUPTED", True, False, True)
@@ -46,14 +47,16 @@ class StepStatus(str, Enum):
     @property
     def failed(self) -> bool:
         """The attempt ended without success and without being stopped, skipped or ignored."""
-        return self in (StepStatus.USER_FAILED, StepStatus.FATALLY_FAILED, StepStatus.INTERRUPTED)
+        return self in (StepStatus.USER_FAILED, StepStatus.PLATFORM_FAILED, StepStatus.FATALLY_FAILED,
+                        StepStatus.INTERRUPTED)
 
     def __str__(self) -> str:
         return self.value
 
 
 S = StepStatus
-_ENDINGS = frozenset({S.SUCCEEDED, S.USER_FAILED, S.FATALLY_FAILED, S.COMPLETED_WITH_ERROR, S.STOPPED})
+_ENDINGS = frozenset({S.SUCCEEDED, S.USER_FAILED, S.PLATFORM_FAILED, S.FATALLY_FAILED, S.COMPLETED_WITH_ERROR,
+                      S.STOPPED})
 
 # The only transitions an attempt may make. PAUSED is entered at the `before` pause point
 # (from EVALUATING_PARAMS) or the `after` one (from RUNNING, output not yet committed).
@@ -70,6 +73,7 @@ ALLOWED_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
     S.UNSATISFIED: frozenset(),
     S.COMPLETED_WITH_ERROR: frozenset(),
     S.USER_FAILED: frozenset(),
+    S.PLATFORM_FAILED: frozenset(),
     S.FATALLY_FAILED: frozenset(),
     S.STOPPED: frozenset(),
     S.INTERRUPTED: frozenset(),

@@ -43,8 +43,8 @@ __all__ = ["ReadModel", "attempt_key", "step_word"]
 S = StepStatus
 _STATUS_ORDER = {status.value: n for n, status in enumerate(StepStatus)}
 # The status that best sums up a step whose iterations ended differently, most telling first.
-_TELLING = ("PAUSED", "USER_FAILED", "FATALLY_FAILED", "INTERRUPTED", "RUNNING", "STOPPED",
-            "COMPLETED_WITH_ERROR")
+_TELLING = ("PAUSED", "USER_FAILED", "PLATFORM_FAILED", "FATALLY_FAILED", "INTERRUPTED", "RUNNING",
+            "STOPPED", "COMPLETED_WITH_ERROR")
 
 
 def attempt_key(a: Attempt) -> str:

@@ -214,12 +214,17 @@ class Store:
     def iteration_rows(self, workflow: str, instance_id: int, step_id: str | None = None) -> list[tuple]:
         """The latest attempt of every step iteration of an instance: (step_id, iteration, attempt,
         status, run_id, output, params, loop_params, pause_point, paused_by, transitions, times, error,
-        failures), `failures` counting the iteration's USER_FAILED attempts in that run."""
+        failures, platform_failures), counting the iteration's USER_FAILED and PLATFORM_FAILED attempts
+        in that run."""
         sql = (
-            "WITH failed AS (SELECT step_id, iteration, run_id, count(*) AS n FROM attempts"
-            " WHERE workflow = ? AND instance_id = ? AND status = 'USER_FAILED' GROUP BY ALL)"
+            "WITH failed AS (SELECT step_id, iteration, run_id,"
+            " count(*) FILTER (WHERE status = 'USER_FAILED') AS n,"
+            " count(*) FILTER (WHERE status = 'PLATFORM_FAILED') AS platform FROM attempts"
+            " WHERE workflow = ? AND instance_id = ? AND status IN ('USER_FAILED', 'PLATFORM_FAILED')"
+            " GROUP BY ALL)"
             " SELECT i.step_id, i.iteration, i.attempt, i.status, i.run_id, i.output, i.params,"
-            " i.loop_params, i.pause_point, i.paused_by, i.transitions, i.times, i.error, coalesce(f.n, 0)"
+            " i.loop_params, i.pause_point, i.paused_by, i.transitions, i.times, i.error, coalesce(f.n, 0),"
+            " coalesce(f.platform, 0)"
             " FROM iterations AS i LEFT JOIN failed AS f USING (step_id, iteration, run_id)"
             " WHERE i.workflow = ? AND i.instance_id = ?"
         )

@@ -214,6 +214,13 @@ def test_spec_example_params_if_and_retry(spec: WorkflowDefinition) -> None:
     assert spec.step("load").foreach is None
 
 
+def test_retry_counts_platform_failures_apart() -> None:
+    wf = parse_definition("w", "steps:\n  - id: a\n    run: f\n    retry: {limit: 1, platform_limit: 3}\n")
+    assert wf.step("a").retry == RetryPolicy(limit=1, backoff=0.0, platform_limit=3)
+    wf = parse_definition("w", {"steps": [{"id": "a", "run": "f", "retry": {"platform_limit": 0}}]})
+    assert wf.step("a").retry == RetryPolicy(limit=0, platform_limit=0)
+
+
 def test_spec_example_lines(spec: WorkflowDefinition) -> None:
     assert [spec.step(s).line for s in spec.step_ids] == [5, 7, 17, 20]
 
@@ -452,6 +459,7 @@ def test_step_kinds_and_defaults() -> None:
     assert wf.step("a").failure_mode is FailureMode.FAIL_AFTER_RUNNING
     assert wf.step("c").failure_mode is FailureMode.IGNORE
     assert wf.step("d").retry == RetryPolicy(limit=3)
+    assert wf.step("d").retry.platform_limit == 10  # Maestro's default platform retry limit
     assert wf.step("d").description == "count"
     assert [s.label for s in wf.steps] == ["noop", "sleep 0.5", "workflow other-flow", "sql"]
 
@@ -643,6 +651,7 @@ BAD_INPUTS = [
     pytest.param("wf", _spec_with("    run: load_data\n", "    run: load_data\n    concurrency: 2\n"), D, ["step 'load'", "concurrency applies to a foreach"], (6, 5), id="concurrency-without-foreach"),
     pytest.param("wf", _spec_with("    run: train\n", "    run: train\n    retry: {limit: -1}\n"), D, ["step 'train'", "retry limit", "-1"], (11, 13), id="retry-limit-negative"),
     pytest.param("wf", _spec_with("    run: train\n", "    run: train\n    retry: {limit: 1, backoff: soon}\n"), D, ["step 'train'", "backoff", "'soon'"], (11, 23), id="retry-backoff-text"),
+    pytest.param("wf", _spec_with("    run: train\n", "    run: train\n    retry: {platform_limit: 1.5}\n"), D, ["step 'train'", "retry platform_limit", "1.5"], (11, 13), id="retry-platform-limit-fraction"),
     pytest.param("wf", _spec_with("    run: train\n", "    run: train\n    retry: often\n"), D, ["step 'train'", "retry takes a mapping"], (11, 5), id="retry-not-mapping"),
     pytest.param("wf", "steps:\n  - id: nap\n    sleep: x\n", D, ["step 'nap'", "sleep", "'x'"], (3, 5), id="sleep-text"),
     pytest.param("wf", "steps:\n  - id: nap\n    sleep: -1\n", D, ["step 'nap'", "sleep", ">= 0"], (3, 5), id="sleep-negative"),

@@ -29,6 +29,7 @@ MAESTRO_FLAGS = {
     S.UNSATISFIED: (True, True, False),
     S.COMPLETED_WITH_ERROR: (True, True, False),
     S.USER_FAILED: (True, False, True),
+    S.PLATFORM_FAILED: (True, False, True),
     S.FATALLY_FAILED: (True, False, False),
     S.STOPPED: (True, False, False),
     S.INTERRUPTED: (True, False, True),
@@ -37,6 +38,7 @@ MAESTRO_FLAGS = {
 SPEC_NAMES = {
     "CREATED", "INITIALIZED", "PAUSED", "EVALUATING_PARAMS", "RUNNING", "SUCCEEDED", "SKIPPED",
     "UNSATISFIED", "USER_FAILED", "FATALLY_FAILED", "COMPLETED_WITH_ERROR", "STOPPED", "INTERRUPTED",
+    "PLATFORM_FAILED",  # Maestro's: the platform (a Dask worker, the cluster) failed, not the step
 }
 
 ALLOWED_PAIRS = sorted(
@@ -88,7 +90,12 @@ def test_complete_implies_terminal_and_not_retryable() -> None:
 
 
 def test_failed_statuses() -> None:
-    assert {s for s in StepStatus if s.failed} == {S.USER_FAILED, S.FATALLY_FAILED, S.INTERRUPTED}
+    assert {s for s in StepStatus if s.failed} == {S.USER_FAILED, S.PLATFORM_FAILED, S.FATALLY_FAILED,
+                                                   S.INTERRUPTED}
+
+
+def test_only_a_running_attempt_can_fail_on_the_platform() -> None:
+    assert [s for s in StepStatus if S.PLATFORM_FAILED in ALLOWED_TRANSITIONS[s]] == [S.RUNNING]
 
 
 def test_table_covers_every_status_and_only_statuses() -> None:
