@@ -734,6 +734,39 @@ def test_sub_workflow_in_a_foreach_gets_loop_params_and_a_failed_child_fails_the
     ]
 
 
+def test_by_default_a_failing_iteration_lets_its_siblings_run_and_their_breakpoints_fire(engine, namespace):
+    seen = []
+
+    def f(x):
+        seen.append(x)
+        if x == 1:
+            raise ValueError("one")
+        return x
+
+    namespace["f"] = f
+    namespace["g"] = lambda f: f
+    define(engine, "w", """
+        steps:
+          - id: f
+            foreach:
+              x: ${range(5)}
+            run: f
+          - id: g
+            after: [f]
+            run: g
+    """)
+    engine.set_breakpoint("w.f", when="x == 3")
+    inst = engine.run("w")
+    assert seen == [0, 1, 2, 4]  # the failure of x=1 stopped nothing; x=3 waits at its breakpoint
+    assert [a.loop_params for a in engine.paused()] == [{"x": 3}]
+    assert inst.status is InstanceStatus.IN_PROGRESS
+    engine.resume(engine.paused())
+    assert seen == [0, 1, 2, 4, 3] and inst.status is InstanceStatus.FAILED
+    assert engine.results("w", "f").status.tolist() == ["SUCCEEDED", "USER_FAILED"] + ["SUCCEEDED"] * 3
+    steps = engine.sql("SELECT step_id, status FROM steps WHERE workflow = 'w'")
+    assert dict(zip(steps.step_id, steps.status)) == {"f": "USER_FAILED"}  # g, behind f, never ran
+
+
 def test_fail_immediately_in_a_foreach_starts_no_further_iteration(engine, namespace):
     seen = []
 
@@ -750,6 +783,7 @@ def test_fail_immediately_in_a_foreach_starts_no_further_iteration(engine, names
             foreach:
               x: ${range(10)}
             run: f
+            failure_mode: fail_immediately
     """)
     assert engine.run("w").status is InstanceStatus.FAILED
     assert seen == [0, 1]
