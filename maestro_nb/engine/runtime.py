@@ -197,7 +197,7 @@ class Frame:
     """One level of a DAG being executed: the top level, or one iteration of a foreach body."""
 
     __slots__ = ("instance", "parent", "parent_index", "path", "scope", "loop_params", "nodes",
-                 "successors", "remaining")
+                 "successors", "remaining", "absent")
 
     def __init__(self, instance: Instance, steps: tuple[StepDefinition, ...], scope: dict[str, Any],
                  loop_params: dict[str, Any], parent: Node | None = None, parent_index: int | None = None):
@@ -207,6 +207,9 @@ class Frame:
         self.path = parent.iteration_label(parent_index) if parent is not None else ""
         self.scope = scope
         self.loop_params = loop_params
+        # Upstream steps that ended without running (SKIPPED, UNSATISFIED): expressions read them
+        # as None; a function's argument of that name is unbound (its default applies).
+        self.absent: set[str] = set(parent.frame.absent) if parent is not None else set()
         self.nodes = {step.id: Node(step, self) for step in steps}
         self.successors: dict[str, list[Node]] = {step.id: [] for step in steps}
         for step in steps:
@@ -264,6 +267,11 @@ class Instance:
 
     def __repr__(self) -> str:
         return f"<Instance {self.label} run {self.run_id} {self.status.value}>"
+
+
+def with_absent(scope: dict[str, Any], absent: set[str]) -> dict[str, Any]:
+    """What an expression sees: the scope, and None for each upstream step that did not run."""
+    return {**dict.fromkeys(absent), **scope} if absent else scope
 
 
 def outcome_code(status: StepStatus) -> int:

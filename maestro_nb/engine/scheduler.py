@@ -37,6 +37,7 @@ from .runtime import (
     all_nodes,
     outcome_code,
     root_of,
+    with_absent,
 )
 from .seeds import Seed
 
@@ -101,7 +102,7 @@ class Scheduler(Journal, PauseControls):
             return
         if step.condition is not None:
             try:
-                go = bool(step.condition.evaluate(frame.scope))
+                go = bool(step.condition.evaluate(with_absent(frame.scope, frame.absent)))
             except Exception as exc:  # an ExpressionError, or a value with no truth (a Series)
                 text = exc.message if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
                 self._node_record(node, S.FATALLY_FAILED, error=f"if: {text}")
@@ -112,7 +113,7 @@ class Scheduler(Journal, PauseControls):
         node.status = S.CREATED
         if step.foreach is not None:
             try:
-                node.space = step.foreach.expand({**frame.scope, **frame.loop_params})
+                node.space = step.foreach.expand({**with_absent(frame.scope, frame.absent), **frame.loop_params})
                 node.total = len(node.space)
             except (ExpressionError, TypeError, ValueError) as exc:
                 text = exc.message if isinstance(exc, MaestroError) else f"{type(exc).__name__}: {exc}"
@@ -341,9 +342,10 @@ class Scheduler(Journal, PauseControls):
                     + (f"; did you mean {hint!r}?" if hint else ""), step=step.id,
                 )
             a.params = BoundParams(self.binder.bind_call(
-                step, fn, scope, a.loop_params, a.instance.upstream(step.id), a.instance.all_steps))
+                step, fn, scope, a.loop_params, a.instance.upstream(step.id), a.instance.all_steps,
+                absent=a.node.frame.absent))
             return fn
-        params = self.binder.step_params(step, scope, a.loop_params)
+        params = self.binder.step_params(step, scope, a.loop_params, a.node.frame.absent)
         if step.kind == "sql":
             a.params = BoundParams({**a.instance.params, **a.loop_params, **params})
         else:
@@ -531,6 +533,8 @@ class Scheduler(Journal, PauseControls):
         frame = node.frame
         if status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) or (status is S.SKIPPED and node.output_given):
             frame.scope[node.step.id] = node.output()
+        elif status in (S.SKIPPED, S.UNSATISFIED):
+            frame.absent.add(node.step.id)  # it did not run: expressions downstream read it as None
         frame.remaining -= 1
         last = frame.remaining == 0  # decided now: a successor that ends at once finishes the frame
         for successor in frame.successors[node.step.id]:

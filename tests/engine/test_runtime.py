@@ -888,6 +888,44 @@ def test_binding_is_resolved_per_attempt_when_an_optional_upstream_is_skipped(en
         assert json.loads(c["output"]) == {"a": 1, "b": 2 if use_b else "default"}
 
 
+def test_an_upstream_step_that_did_not_run_reads_as_none_in_expressions(engine, namespace):
+    namespace["fa"] = lambda: 1
+    namespace["fb"] = lambda: 2
+    namespace["report"] = lambda seen, b="default": {"seen": seen, "b": b}
+    namespace["inner"] = lambda v, x: [v, x]
+    define(engine, "w", """
+        params: {use_b: false}
+        steps:
+          - id: a
+            run: fa
+          - id: b
+            if: ${use_b}
+            run: fb
+          - id: u
+            after: [b]
+            noop: true
+          - id: join
+            after: [a, b, u]
+            if: ${b is None and u is None}
+            run: report
+            params: {seen: "${[a, b, u]}"}
+          - id: fan
+            after: [a, b]
+            foreach: {x: "${[1] if b is None else [1, 2]}"}
+            steps:
+              - id: inner
+                run: inner
+                params: {v: "${b}"}
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert statuses(engine, "w")["u"] == "UNSATISFIED"
+    # In expressions b (SKIPPED) and u (UNSATISFIED) are None; the argument b keeps its default.
+    assert engine.results("w", "join").to_dict("records")[0] | {"iteration": ""} == {
+        "iteration": "", "status": "SUCCEEDED", "attempt": 1, "seen": [1, None, None], "b": "default"}
+    assert json.loads(attempts(engine, "w", "inner")[0]["output"]) == [None, 1]
+
+
 def test_fail_after_running_blocks_a_join_of_a_failed_and_a_succeeded_step(engine, namespace):
     ran = []
 
