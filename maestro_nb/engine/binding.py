@@ -63,10 +63,14 @@ class Binder:
 
     def bind_call(self, step: StepDefinition, fn: Callable[..., Any], scope: Mapping[str, Any],
                   loop_params: Mapping[str, Any], upstream: frozenset[str],
-                  all_steps: frozenset[str], *, absent: Collection[str] = ()) -> dict[str, Any]:
+                  all_steps: frozenset[str], *, absent: Collection[str] = (),
+                  given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Keyword arguments for `fn`, by name, in SPEC's order of precedence (`absent`: upstream
-        steps that did not run; in expressions they read as None, as arguments they are unbound)."""
+        steps that did not run; in expressions they read as None, as arguments they are unbound).
+        `given` (values a user set on an earlier attempt) comes before all of it."""
         own = self.step_params(step, scope, loop_params, absent)
+        if given:
+            own.update(given)
         spec = self._signatures.get(fn)
         if spec is None:
             spec = self._signatures[fn] = self._signature(step, fn)

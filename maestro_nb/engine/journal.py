@@ -84,12 +84,15 @@ class Journal:
                 loop_text = json.dumps(loop_params) if loop_params else "{}"
                 # A step bound to its loop params alone: the same JSON text, encoded once.
                 same = params == loop_params and (len(params) < 2 or list(params) == list(loop_params))
+                error = a.error
                 rows.append((
                     first + offset, inst.workflow, inst.instance_id, inst.run_id, a.node.step.id,
                     a.iteration, loop_text, a.number,
                     a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
-                    loop_text if same else encode_params(params), encode(a.output), a.error,
-                    a.transition_names(), a.times,
+                    loop_text if same else encode_params(params), encode(a.output),
+                    None if error is None else error.message, a.transition_names(), a.times,
+                    None if error is None else error.type, None if error is None else error.traceback,
+                    sorted(a.changed) if a.changed else None,
                 ))
         inst_rows = []
         if instances:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..models.definition import IterationSpace, StepDefinition, WorkflowDefinition
+from ..models.failure import Failure
 from ..models.status import (
     ALLOWED_TRANSITIONS,
     InstanceStatus,
@@ -20,7 +21,7 @@ from ..models.status import (
     check_transition,
 )
 
-__all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP", "NO_HOLDS"]
+__all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP", "NO_HOLDS", "NO_CHANGES"]
 
 S = StepStatus
 HOLD_KEPT = 0  # paused by a breakpoint deleted with --keep-paused: released only by hand
@@ -37,6 +38,7 @@ _STATUSES = tuple(S)
 _STATUS_NUMBER = {status: number for number, status in enumerate(_STATUSES)}
 _NAMES: dict[bytes, tuple[str, ...]] = {}  # status-number sequence -> its names, shared by rows
 NO_HOLDS: frozenset[int] = frozenset()  # `paused_by` of an attempt no breakpoint holds
+NO_CHANGES: frozenset[str] = frozenset()  # `changed` of an attempt whose params are as bound
 
 
 class BoundParams(dict):
@@ -58,7 +60,7 @@ class Attempt:
     __slots__ = (
         "instance", "node", "index", "iteration", "loop_params", "number", "status", "_statuses",
         "times", "params", "output", "error", "pause_point", "paused_by", "queued",
-        "scope", "child", "failures",
+        "scope", "child", "failures", "changed",
     )
 
     def __init__(self, node: Node, index: int | None, iteration: str, loop_params: dict[str, Any],
@@ -74,13 +76,14 @@ class Attempt:
         self.times: list[float] = [time.time()]  # when each status in the history began
         self.params = BoundParams()
         self.output: Any = None
-        self.error: str | None = None
+        self.error: Failure | None = None
         self.pause_point: str | None = None
         self.paused_by: set[int] | frozenset[int] = NO_HOLDS
         self.queued = False
         self.scope = scope
         self.child: Instance | None = None
         self.failures = 0  # user failures of this iteration before this attempt: the retry budget
+        self.changed: frozenset[str] = NO_CHANGES  # params the user changed, kept by a retry
         self.instance.journal(self)
 
     @property
@@ -118,6 +121,14 @@ class Attempt:
     def history(self, entries: list[tuple[StepStatus, float]]) -> None:
         self._statuses = bytearray(_STATUS_NUMBER[StepStatus(status)] for status, _ in entries)
         self.times = [at for _, at in entries]
+
+    @property
+    def paused_from(self) -> StepStatus | None:
+        """The status the attempt paused from (EVALUATING_PARAMS: its arguments could not be
+        bound; RUNNING: its step ran), or None if it is not paused."""
+        if self.status is not S.PAUSED or len(self._statuses) < 2:
+            return None
+        return _STATUSES[self._statuses[-2]]
 
     def transition_names(self) -> tuple[str, ...]:
         """The status names of `history`, oldest first (a tuple shared between attempts)."""

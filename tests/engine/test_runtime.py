@@ -28,7 +28,7 @@ def attempts(engine: Engine, workflow: str, step: str | None = None) -> list[dic
     """Every attempt row of a workflow (optionally one step), in iteration and attempt order."""
     where = "workflow = ?" + (" AND step_id = ?" if step else "")
     frame = engine.sql(
-        f"SELECT instance_id, run_id, step_id, iteration, attempt, status, output, error, transitions"
+        f"SELECT instance_id, run_id, step_id, iteration, attempt, status, output, error, error_type, traceback, transitions"
         f" FROM attempts WHERE {where} ORDER BY instance_id, run_id, step_id, iteration, attempt",
         [workflow] + ([step] if step else []),
     )
@@ -395,7 +395,9 @@ def test_retry_policy_fails_twice_then_succeeds_on_attempt_three(engine, namespa
     assert inst.status is InstanceStatus.SUCCEEDED
     rows = attempts(engine, "w", "s")
     assert [(r["attempt"], r["status"]) for r in rows] == [(1, "USER_FAILED"), (2, "USER_FAILED"), (3, "SUCCEEDED")]
-    assert "RuntimeError: boom 1" in rows[0]["error"]
+    assert (rows[0]["error_type"], rows[0]["error"]) == ("RuntimeError", "boom 1")
+    assert rows[0]["traceback"].startswith("Traceback (most recent call last):")
+    assert rows[0]["traceback"].endswith("RuntimeError: boom 1") and "in flaky" in rows[0]["traceback"]
     assert engine.results("w", "s").attempt.tolist() == [3]
 
 
@@ -636,6 +638,72 @@ def test_results_of_a_plain_step_is_one_row(engine, namespace):
     engine.run("w")
     frame = engine.results("w", "s")
     assert frame.to_dict("records") == [{"iteration": "", "status": "SUCCEEDED", "attempt": 1, "output": 7}]
+
+
+def test_results_show_the_params_an_iteration_ran_with_and_mark_changed_ones(engine, namespace):
+    namespace["fit"] = lambda alpha, degree: {"score": round(alpha * degree, 3)}
+    define(engine, "w", """
+        steps:
+          - id: fit
+            foreach: {alpha: [0.1, 1.0], degree: [2]}
+            run: fit
+    """)
+    engine.set_breakpoint("w.fit", iteration=1)
+    engine.run("w")
+    (a,) = engine.paused()
+    engine.set_param(a, "alpha", 0.9)
+    engine.resume(a)
+    frame = engine.results("w", "fit")
+    assert list(frame.columns) == ["iteration", "alpha", "degree", "status", "attempt", "changed", "score"]
+    assert frame.alpha.tolist() == [0.1, 0.9]  # the value iteration 1 ran with, not its loop value 1.0
+    assert frame.changed.tolist() == ["", "alpha"] and frame.score.tolist() == [0.2, 1.8]
+    assert engine.sql("SELECT changed FROM iterations WHERE iteration = '1'").changed[0].tolist() == ["alpha"]
+
+
+def test_results_leave_no_empty_output_column_and_keep_whole_numbers(engine, namespace):
+    def count(i):
+        if i == 1:
+            raise ValueError("no count for one")
+        return {"n": i * 10, "label": f"#{i}"}
+
+    namespace["count"] = count
+    define(engine, "w", """
+        steps:
+          - id: count
+            foreach: {i: [0, 1, 2]}
+            run: count
+            failure_mode: ignore
+    """)
+    engine.run("w")
+    frame = engine.results("w", "count")
+    assert list(frame.columns) == ["iteration", "i", "status", "attempt", "n", "label"]  # no `output`
+    assert str(frame.n.dtype) == "Int64" and frame.n.tolist()[0] == 0 and frame.n.isna().tolist() == [
+        False, True, False]
+    assert frame.n[2] == 20 and frame.label[0] == "#0" and frame.label.isna().tolist() == [False, True, False]
+
+
+def test_results_of_a_foreach_of_steps_give_a_row_per_iteration_and_body_step(engine, namespace):
+    namespace["inner"] = lambda i, j: i * 10 + j
+    namespace["total"] = lambda inner: sum(inner)
+    define(engine, "w", """
+        steps:
+          - id: outer
+            foreach: {i: [1, 2]}
+            steps:
+              - id: inner
+                foreach: {j: "${range(i)}"}
+                run: inner
+              - id: total
+                after: [inner]
+                run: total
+    """)
+    engine.run("w")
+    frame = engine.results("w", "outer")
+    assert list(frame.columns) == ["iteration", "step", "i", "j", "status", "attempt", "output"]
+    rows = [(r.iteration, r.step, r.i, r.output) for r in frame.itertuples()]
+    assert rows == [("0/0", "inner", 1, 10), ("0", "total", 1, 10),
+                    ("1/0", "inner", 2, 20), ("1/1", "inner", 2, 21), ("1", "total", 2, 41)]
+    assert str(frame.j.dtype) == "Int64" and frame.j.isna().tolist() == [False, True, False, False, True]
 
 
 # --- the write path --------------------------------------------------------------------------
