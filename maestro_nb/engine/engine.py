@@ -655,8 +655,12 @@ class Engine:
     def call(self, attempt: Attempt) -> Any:
         """Call the step's current function with the attempt's params and return its value. Nothing
         is recorded: the attempt stays paused, as it was. (At a failure to bind, binds afresh.)"""
-        fn, params = by_hand.target(self.scheduler, self._paused_attempt(attempt))
+        fn, params = self.call_target(attempt)
         return fn(**params)
+
+    def call_target(self, attempt: Attempt) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """What `call` calls: the step's current function and its keyword arguments."""
+        return by_hand.target(self.scheduler, self._paused_attempt(attempt))
 
     def debug(self, attempt: Attempt, debugger: Callable[[], Any] | None = None) -> Any:
         """Open the post-mortem debugger on the attempt's live traceback; without one (after a

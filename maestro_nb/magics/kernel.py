@@ -155,6 +155,21 @@ class KernelSession:
         self._warn(f"maestro_nb: `{PAUSED_NAME}` and `{PAUSED_FALLBACK}` are your own variables; "
                    "paused attempts are in maestro_nb.magics.current_engine().paused()")
 
+    def paused_variable(self) -> str:
+        """The variable that holds the live `paused` collection now, for messages to name. If the
+        user rebound it, the collection goes (back) in whichever of `paused` and `maestro_paused`
+        is free; when neither is, messages name the engine call that lists paused attempts."""
+        if self.paused_name is not None and self._is_ours(self.paused_name):
+            return self.paused_name
+        from .variables import PausedAttempts
+
+        for name in (PAUSED_NAME, PAUSED_FALLBACK):
+            if self.name_free(name):
+                self._push(name, PausedAttempts(self, title="paused"))
+                self.paused_name = name
+                return name
+        return "maestro_nb.magics.current_engine().paused()"
+
     def _warn(self, message: str) -> None:
         if not self._warned:
             self._warned = True
@@ -167,8 +182,9 @@ class KernelSession:
 
         return PausedAttempts(self, title="paused")
 
-    def variable_name(self, workflow: str, step: str, requested: str | None) -> str:
-        """The variable a new breakpoint's paused attempts go in: `--as NAME`, else `bp_<step>`."""
+    def variable_name(self, workflow: str, step: str | None, requested: str | None) -> str:
+        """The variable a new breakpoint's paused attempts go in: `--as NAME`, else `bp_<step>`
+        (`bp_<workflow>` for a breakpoint on every step of a workflow)."""
         taken = {bp.name for bp in self.engine.breakpoints() if bp.name}
         if requested is not None:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", requested):
@@ -180,13 +196,13 @@ class KernelSession:
             if not self.name_free(requested):
                 raise MaestroError(f"--as {requested!r}: that is one of your variables; choose another name")
             return requested
-        base = _identifier(f"bp_{step}")
-        candidates = [base, _identifier(f"bp_{workflow}_{step}")]
+        base = _identifier(f"bp_{step if step is not None else workflow}")
+        candidates = [base, _identifier(f"bp_{workflow}_{step if step is not None else 'steps'}")]
         candidates += [f"{candidates[1]}_{n}" for n in range(2, 1000)]
         for name in candidates:
             if name not in taken and self.name_free(name):
                 return name
-        raise MaestroError(f"no free variable name for a breakpoint on {workflow}.{step}; use --as NAME")
+        raise MaestroError(f"no free variable name for a breakpoint on {workflow}.{step or '*'}; use --as NAME")
 
     def push_breakpoint(self, bp: Breakpoint) -> str | None:
         """Bind the breakpoint's variable (its name); None when a user variable holds that name."""

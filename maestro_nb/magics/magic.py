@@ -141,9 +141,11 @@ WORKFLOW_COMMANDS: dict[str, Command] = {
 
 # --- %breakpoint ---------------------------------------------------------------------------
 @magic_arguments(name="breakpoint")
-@argument("target", metavar="WF.STEP", help="the step to pause at")
+@argument("target", metavar="WF.STEP", help="the step to pause at (with --on-error, WF alone: every step of it)")
 @argument("--when", metavar="EXPR", help="pause only when this expression over the bound params is true")
 @argument("--after", action="store_true", help="pause after the step ran, before its output is committed")
+@argument("--on-error", action="store_true",
+          help="break on failure: pause when the step raises (its retries spent) instead of failing")
 @argument("--version", type=int, metavar="V", help="only instances of this version")
 @argument("--instance", type=int, metavar="N", help="only this instance")
 @argument("--run", type=int, metavar="R", help="only this run of an instance")
@@ -151,8 +153,15 @@ WORKFLOW_COMMANDS: dict[str, Command] = {
 @argument("--as", dest="name", metavar="NAME", help="the variable holding its paused attempts (default bp_<step>)")
 def _cmd_breakpoint(session: KernelSession, args: Any) -> Any:
     """Pause every attempt of WF.STEP that reaches it; its paused attempts land in a variable."""
-    workflow, step = split_target(args.target)
-    return breakpoints.set_breakpoint(session, workflow, step, when=args.when, after=args.after,
+    if args.after and args.on_error:
+        raise UsageError("%breakpoint: --after and --on-error are two pause points; give one "
+                         "(set two breakpoints for both)")
+    if "." not in args.target and not args.on_error:
+        raise UsageError(f"{args.target!r}: name a step as WORKFLOW.STEP, e.g. tune.train (or break on "
+                         f"failure at every step of a workflow: %breakpoint {args.target} --on-error)")
+    workflow, step = split_target(args.target, step_required=not args.on_error)
+    point = "error" if args.on_error else "after" if args.after else "before"
+    return breakpoints.set_breakpoint(session, workflow, step, when=args.when, pause=point,
                                       version=args.version, instance=args.instance, run=args.run,
                                       iteration=args.iteration, name=args.name)
 
