@@ -53,14 +53,16 @@ class Engine:
     """Workflows, instances and breakpoints over one DuckDB state file.
 
     `namespace` is where `run:` callables are looked up by name when an attempt starts
-    (in a notebook, the kernel's user namespace). Opening a file whose instances were cut
-    short marks their in-flight attempts INTERRUPTED; `recover()` runs them again.
+    (in a notebook, the kernel's user namespace). `executor` runs step code: 'inline' (the
+    default), 'threads' (a pool of `workers` threads, default one per CPU) or an Executor.
+    Opening a file whose instances were cut short marks their in-flight attempts INTERRUPTED;
+    `recover()` runs them again.
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, namespace: dict[str, Any] | None = None,
-                 *, executor: str | Executor | None = None, read_only: bool = False,
-                 pickle_values: bool = False):
-        executor = make_executor(executor)  # a bad name fails before the state file is touched
+                 *, executor: str | Executor | None = None, workers: int | None = None,
+                 read_only: bool = False, pickle_values: bool = False):
+        executor = make_executor(executor, workers)  # a bad name fails before the state file is touched
         self.store = Store(db if db is not None else default_db_path(), read_only=read_only)
         self.namespace = namespace if namespace is not None else {}
         self.codec = ValueCodec(self.store, pickle_values=pickle_values)
@@ -157,6 +159,17 @@ class Engine:
     def busy(self) -> bool:
         """True while a background run is driving."""
         return self._driver is not None
+
+    def use_executor(self, executor: str | Executor, *, workers: int | None = None) -> None:
+        """Run step code on another executor from now on: 'inline', 'threads' (with `workers`
+        threads; default one per CPU) or an Executor. Not while a background run drives."""
+        new = make_executor(executor, workers)
+        with self._lock:
+            if self._driver is not None:
+                raise StateError("a run is going on in the background; wait for it (engine.wait()) "
+                                 "before changing the executor")
+            old, self.scheduler.executor = self.scheduler.executor, new
+        old.shutdown()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a background run to become quiescent; False on timeout."""

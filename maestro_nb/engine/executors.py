@@ -52,11 +52,15 @@ class InlineExecutor:
 
 
 class ThreadExecutor:
-    """Runs steps on a thread pool; `workers` defaults to the CPU count."""
+    """Runs steps on a pool of `workers` threads (default: one per CPU)."""
 
     inline = False
 
     def __init__(self, workers: int | None = None):
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            from ..errors import ParamError
+
+            raise ParamError(f"workers must be a whole number >= 1 (or None: one per CPU), not {workers!r}")
         self.workers = workers or os.cpu_count() or 2
         self._pool: ThreadPoolExecutor | None = None
 
@@ -71,13 +75,18 @@ class ThreadExecutor:
             self._pool = None
 
 
-def make_executor(spec: str | Executor | None) -> Executor:
+def make_executor(spec: str | Executor | None, workers: int | None = None) -> Executor:
+    """The executor `spec` names ('inline', the default, or 'threads' with `workers` threads)."""
+    from ..errors import ParamError
+
     if spec is None or spec == "inline":
+        if workers is not None:
+            raise ParamError("workers is the size of the 'threads' executor's pool; give executor='threads'")
         return InlineExecutor()
     if spec == "threads":
-        return ThreadExecutor()
+        return ThreadExecutor(workers)
     if isinstance(spec, str):
-        from ..errors import ParamError
-
         raise ParamError(f"unknown executor {spec!r}; use 'inline', 'threads' or an Executor object")
+    if workers is not None:
+        raise ParamError("workers is the size of the 'threads' executor's pool; set it on your Executor object")
     return spec

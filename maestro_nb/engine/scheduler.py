@@ -692,12 +692,16 @@ class Scheduler(Journal, PauseControls):
         """Run until quiescent: nothing ready, nothing in flight, nothing in the inbox.
 
         Changes are flushed when a pause is pending and the ready queue has drained, every
-        FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time.
+        FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time. The inbox
+        (results from workers, actions from other threads) is answered after every attempt.
         """
         ready = self.ready
+        inbox = self.inbox
         while True:
             while ready:
                 self._start_attempt(ready.popleft())
+                while not inbox.empty():  # results and actions are answered between attempts, not at the end
+                    self.handle(inbox.get())
                 if self._dirty and (
                     (self._pause_pending and not ready)
                     or len(self._dirty) >= FLUSH_ROWS

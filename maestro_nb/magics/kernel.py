@@ -30,9 +30,10 @@ _ATTRIBUTE = "maestro_nb_session"
 class KernelSession:
     """One shell's engine, state file and kernel variables (`paused`, one per breakpoint)."""
 
-    def __init__(self, shell: Any, executor: str = "inline"):
+    def __init__(self, shell: Any, executor: str = "inline", workers: int | None = None):
         self.shell = shell
         self.executor = executor
+        self.workers = workers
         self.db_path: str | None = None  # None: MAESTRO_NB_DB, else maestro_nb.duckdb
         self._engine: Engine | None = None
         self._ours: dict[str, Any] = {}  # variables we pushed: name -> object
@@ -55,7 +56,7 @@ class KernelSession:
         from ..engine.engine import Engine, default_db_path
 
         target = path if path is not None else default_db_path()
-        engine = Engine(target, self.shell.user_ns, executor=self.executor)
+        engine = Engine(target, self.shell.user_ns, executor=self.executor, workers=self.workers)
         self._engine = engine
         if not self._exit_hook:
             # Closing at kernel exit checkpoints the file, so no .wal is left beside it.
@@ -101,6 +102,12 @@ class KernelSession:
                 raise MaestroError(f"cannot open state file {target}: {str(exc).splitlines()[0]}") from None
         elif not os.path.isdir(os.path.dirname(os.path.abspath(target))):
             raise MaestroError(f"cannot create state file {target}: its folder does not exist")
+
+    def use_executor(self, executor: str, workers: int | None) -> None:
+        """Run step code on `executor` ('inline' or 'threads', with `workers` threads) from now on."""
+        if self._engine is not None:
+            self._engine.use_executor(executor, workers=workers if executor == "threads" else None)
+        self.executor, self.workers = executor, workers
 
     def close(self) -> None:
         """Close the engine (waiting for a background run) and drop its breakpoint variables."""
@@ -234,11 +241,11 @@ def _identifier(text: str) -> str:
     return re.sub(r"\W", "_", text)
 
 
-def session_for(shell: Any, executor: str | None = None) -> KernelSession:
+def session_for(shell: Any) -> KernelSession:
     """The shell's session, created on first use."""
     session = getattr(shell, _ATTRIBUTE, None)
     if session is None:
-        session = KernelSession(shell, executor or "inline")
+        session = KernelSession(shell)
         setattr(shell, _ATTRIBUTE, session)
     return session
 

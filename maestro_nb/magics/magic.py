@@ -13,7 +13,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Unicode
+from traitlets import Enum, Int, observe
 
 from ..errors import nearest
 from . import actions, breakpoints, reports, statefile, workflows
@@ -232,12 +232,36 @@ def _help(title: str, commands: list[Command]) -> str:
 class MaestroMagics(Magics):
     """`%%workflow`, `%workflow`, `%breakpoint`, `%resume`, `%skip`: maestro_nb in a notebook."""
 
-    executor = Unicode("inline", help="Where the kernel engine runs step code: 'inline' (deterministic; "
-                       "a background run drives from its own thread) or 'threads'.").tag(config=True)
+    executor = Enum(["inline", "threads"], "inline",
+                    help="Where the kernel engine runs step code: 'inline' (deterministic; a background run "
+                         "drives from its own thread) or 'threads' (a pool of `workers` threads). "
+                         "%config MaestroMagics.executor = 'threads' takes effect at once.").tag(config=True)
+    workers = Int(0, min=0, help="Threads of the 'threads' executor; 0: one per CPU.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any):
-        super().__init__(shell, **kwargs)
-        self.session = session_for(shell, self.executor)
+        self.session = session_for(shell)
+        super().__init__(shell, **kwargs)  # loads the settings of the shell's config
+        self.session.use_executor(self.executor, self.workers or None)
+
+    @observe("executor", "workers")
+    def _use_executor(self, change: Any) -> None:
+        """%config MaestroMagics.executor (or .workers) applies to the open engine at once, or is
+        refused in one line (while a background run goes on), leaving the setting as it was."""
+        session = getattr(self, "session", None)
+        if session is None or self._reverting:
+            return
+        try:
+            with usage_errors():
+                session.use_executor(self.executor, self.workers or None)
+        except UsageError:
+            self._reverting = True
+            try:
+                setattr(self, change.name, change.old)
+            finally:
+                self._reverting = False
+            raise
+
+    _reverting = False
 
     def _dispatch(self, command: Command, words: list[str], source: str | None = None) -> Any:
         args = _parse(command, words)

@@ -184,6 +184,38 @@ def test_bad_input_is_one_line_and_changes_nothing(kernel, setup, code, expected
     assert "Traceback" not in out["stdout"] + out["stderr"]
     assert kernel.ok(COUNTS)["stdout"] == before
 
+
+GATED = '''
+import threading
+
+gate, reached = threading.Event(), threading.Event()
+
+def gated(i):
+    reached.set()
+    assert gate.wait(120), "never released"
+    return i * 10
+'''
+
+
+def test_a_background_run_leaves_the_kernel_free_with_the_inline_executor(tmp_path):
+    kernel = Kernel(str(tmp_path))
+    try:
+        start(kernel)
+        kernel.ok(GATED)
+        kernel.ok("%%workflow slow\nsteps:\n  - id: s\n    foreach: {i: [0, 1, 2]}\n    run: gated\n")
+        shown = kernel.ok("%workflow run slow --background")  # returns while iteration 0 is held
+        assert "slow#1 (version 1, run 1)" in shown["results"][0]["text/plain"]
+        engine = "maestro_nb.magics.current_engine()"
+        out = kernel.ok(f"print(reached.wait(60), {engine}.busy, {engine}.scheduler.executor.inline)")
+        assert out["stdout"] == "True True True\n"  # this cell ran while the run went on
+        kernel.ok("gate.set()")
+        assert kernel.ok(f"print({engine}.wait(60))")["stdout"] == "True\n"
+        status = kernel.ok("%workflow status slow")["results"][0]["text/plain"]
+        assert "slow#1 (version 1, run 1): SUCCEEDED" in status and "3 SUCCEEDED" in status
+    finally:
+        kernel.close()
+
+
 FIT = '''
 def fit(x):
     scale = 10 - 2 * x
