@@ -348,11 +348,15 @@ class Engine:
                 )
             self.scheduler.flush()
             seeds = read_seeds(self.store, self.codec, instance)
+            before = dict(seeds)
             if from_step is not None:
                 drop_for_restart(seeds, definition, from_step, None if iteration is None else str(iteration))
             fresh = Instance(definition, instance.version, instance.instance_id, instance.run_id + 1,
                              instance.params, self.scheduler.journal)
             fresh.seeds = seeds
+            self.scheduler.not_created(fresh, [  # what the new run redoes shows as not started in it
+                (step_id, it, seed.loop_params) for (step_id, it), seed in before.items()
+                if (step_id, it) not in seeds or not seeds[(step_id, it)].kept])
             self.scheduler.event("restart", {"run": fresh.run_id, "from_step": from_step,
                                              "iteration": iteration}, instance=fresh)
             self.scheduler.start(fresh)
@@ -724,6 +728,18 @@ class Engine:
     def status_word(self, instance: Instance) -> str:
         """The instance status as users see it: 'paused' for an IN_PROGRESS instance with pauses."""
         return self._status_word(instance)
+
+    def step_status(self, workflow: str, step: str, instance: int | None = None) -> str:
+        """A step's status in an instance (the latest by default), as the `steps` view has it:
+        PAUSED while an iteration is paused, its ending once it ended (or BLOCKED behind a failed
+        step), RUNNING in between, and NOT_CREATED before it starts in the current run."""
+        self.definition(workflow).step(step)
+        inst = self.instance(workflow, instance)
+        if not self.busy:
+            self.flush()
+        frame = self.store.query("SELECT status FROM steps WHERE workflow = ? AND instance_id = ? AND step_id = ?",
+                                 [workflow, inst.instance_id, step])
+        return str(frame.status[0]) if len(frame) else StepStatus.NOT_CREATED.value
 
     def progress(self, instance: Instance) -> list[tuple[str, str, int, str | None]]:
         """(step, status, iterations, first error line) for every step of `instance` that has begun."""

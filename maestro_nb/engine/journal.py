@@ -24,6 +24,7 @@ class Journal:
         self._dirty: list[Attempt] = []
         self._dirty_instances: dict[Instance, None] = {}
         self._events: list[tuple] = []
+        self._not_created: list[tuple] = []  # attempt rows marking iterations a new run will redo
         self._last_flush = time.monotonic()
         self._pause_pending = False
 
@@ -34,6 +35,18 @@ class Journal:
 
     def journal_instance(self, instance: Instance) -> None:
         self._dirty_instances[instance] = None
+
+    def not_created(self, instance: Instance, iterations: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Record, in the instance's new run, that these (step, iteration, loop params) will run
+        again: until their first attempt exists they read NOT_CREATED, not the old run's result.
+        Written with the new run's instance row, in one transaction."""
+        at = [time.time()]
+        for step_id, iteration, loop_params in iterations:
+            self._not_created.append((
+                None, instance.workflow, instance.instance_id, instance.run_id, step_id, iteration,
+                json.dumps(loop_params) if loop_params else "{}", 0, "NOT_CREATED", None, None, None,
+                None, None, ["NOT_CREATED"], at, None, None, None,
+            ))
 
     def event(self, kind: str, detail: dict[str, Any], instance: Instance | None = None,
               attempt: Attempt | None = None, workflow: str | None = None,
@@ -59,22 +72,28 @@ class Journal:
         instances = list(self._dirty_instances)
         self._dirty_instances.clear()
         events, self._events = self._events, []
+        marks, self._not_created = self._not_created, []
         try:
-            self._write(dirty, instances, events)
+            self._write(dirty, instances, events, marks)
         except BaseException:
             for a in dirty:
                 a.queued = True
             self._dirty = dirty + self._dirty
             self._dirty_instances = dict.fromkeys(instances) | self._dirty_instances
             self._events = events + self._events
+            self._not_created = marks + self._not_created
             raise
         for a in dirty:
             a.queued = False
         self._last_flush = time.monotonic()
         self._pause_pending = False
 
-    def _write(self, dirty: list[Attempt], instances: list[Instance], events: list[tuple]) -> None:
+    def _write(self, dirty: list[Attempt], instances: list[Instance], events: list[tuple],
+               marks: list[tuple]) -> None:
         rows = []
+        if marks:  # before the run's own rows: an attempt written in the same flush comes after
+            first = self.store.next_seq(len(marks))
+            rows += [(first + i,) + mark[1:] for i, mark in enumerate(marks)]
         if dirty:
             first = self.store.next_seq(len(dirty))
             encode, encode_params = self.codec.encode, self.codec.encode_params
