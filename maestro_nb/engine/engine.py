@@ -652,6 +652,9 @@ class Engine:
         """Let attempts paused at their error fail, as their failure mode says (fail the instance,
         end the step COMPLETED_WITH_ERROR, ...), and run until quiescent."""
         items = self._many(attempts)
+        for a in items:
+            if not isinstance(a, Attempt):
+                raise ParamError(f"fail() takes paused attempts (engine.paused()), not {type(a).__name__}")
 
         def fail_all() -> list[Attempt]:
             for a in items:
@@ -683,6 +686,9 @@ class Engine:
         """Open the post-mortem debugger on the attempt's live traceback; without one (after a
         restart, or a failure to bind), run the step's current function under the debugger with
         the attempt's params. `debugger` makes a pdb.Pdb-like debugger (default: pdb.Pdb)."""
+        if debugger is not None and not callable(debugger):
+            raise ParamError(f"debugger makes a pdb.Pdb-like debugger (a class such as pdb.Pdb), "
+                             f"not {type(debugger).__name__}")
         return by_hand.debug(self.scheduler, self._paused_attempt(attempt), debugger)
 
     def _paused_attempt(self, attempt: Any) -> Attempt:
@@ -734,6 +740,8 @@ class Engine:
         PAUSED while an iteration is paused, its ending once it ended (or BLOCKED behind a failed
         step), RUNNING in between, and NOT_CREATED before it starts in the current run."""
         self.definition(workflow).step(step)
+        if instance is not None and (isinstance(instance, bool) or not isinstance(instance, int)):
+            raise ParamError(f"instance is a whole number, not {instance!r}", workflow=workflow)
         inst = self.instance(workflow, instance)
         if not self.busy:
             self.flush()

@@ -373,3 +373,18 @@ def test_a_state_file_from_before_structured_errors_opens_and_runs_on(tmp_path, 
         engine.delete_breakpoint(bp)
         assert engine.restart("w", 1).status is InstanceStatus.SUCCEEDED
         assert engine.instance("w", 2).status is InstanceStatus.SUCCEEDED
+
+
+def test_new_api_arguments_of_the_wrong_type_are_one_line_errors(sweep):
+    sweep.set_breakpoint("wf.fit", pause="error")
+    sweep.run("wf")
+    (a,) = sweep.paused()
+    before = row_counts(sweep)
+    for action, message in [(lambda: sweep.fail(["wf#1 fit[2]"]), r"fail\(\) takes paused attempts"),
+                            (lambda: sweep.debug(a, debugger="pdb"), "debugger makes a pdb.Pdb-like debugger"),
+                            (lambda: sweep.step_status("wf", "fit", instance="1"), "instance is a whole number"),
+                            (lambda: sweep.set_param(a, "x", 1, force=1), "force is True or False")]:
+        with pytest.raises(ParamError, match=message) as info:
+            action()
+        assert "\n" not in str(info.value)
+    assert row_counts(sweep) == before and sweep.paused() == [a]
