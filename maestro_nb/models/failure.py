@@ -57,8 +57,8 @@ class Failure:
 
     @property
     def line(self) -> str:
-        """`Type: message`, first line only: what displays show."""
-        return str(self).split("\n", 1)[0]
+        """`Type: message`, first line only, trailing blanks cut: what displays show."""
+        return str(self).split("\n", 1)[0].rstrip()
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}" if self.type else self.message
