@@ -37,7 +37,7 @@ class PauseControls:
             if bp is not None:
                 bp.paused.discard(a)
         a.paused_by = NO_HOLDS
-        self.paused.pop(a, None)
+        self.paused.discard(a)
         if a.error is not None:
             a.error = a.error.forget_exception()  # debugging it is over: let its frames go
         self.wake(a.instance)
@@ -232,7 +232,7 @@ class PauseControls:
                 a.paused_by.add(HOLD_KEPT)
                 self.event("resume_refused", {"reason": exc.message}, attempt=a)
                 continue
-            self.paused.pop(a, None)
+            self.paused.discard(a)
             released.append(a)
         bp.paused.clear()
         for a in released:

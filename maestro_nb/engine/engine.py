@@ -22,7 +22,7 @@ from . import by_hand
 from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint, check_name
 from .executors import Executor, make_executor
 from .results import results_frame
-from .runtime import Attempt, Instance, parent_ref, root_of
+from .runtime import Attempt, Instance, descendants, parent_ref
 from .scheduler import MISSING, Scheduler
 from .seeds import drop_for_restart, read_seeds
 
@@ -88,7 +88,14 @@ class Engine:
 
     # --- driving ------------------------------------------------------------------------
     def _act(self, fn: Callable[[], T], *, drive: bool = True, background: bool = False) -> T:
-        """Apply `fn` on the driving thread, then (if `drive`) run until quiescent."""
+        """Apply `fn` on the driving thread, then (if `drive`) run until quiescent; then tell the
+        listeners (live displays) that the state may have changed."""
+        try:
+            return self._apply(fn, drive=drive, background=background)
+        finally:
+            self.scheduler.notify("action", None)
+
+    def _apply(self, fn: Callable[[], T], *, drive: bool, background: bool) -> T:
         if self.read_only and drive:
             raise StateError(f"state file {self.path} is open read-only")
         me = threading.current_thread()
@@ -243,6 +250,12 @@ class Engine:
                     pass
             self._definitions[key] = parse_definition(workflow, data)
         return self._definitions[key]
+
+    def latest_version(self, workflow: str) -> int:
+        """The newest version of a workflow's definition."""
+        if workflow not in self._latest:
+            raise UnknownNameError("workflow", workflow, self._known_workflows())
+        return self._latest[workflow]
 
     @property
     def workflows(self) -> list[str]:
@@ -574,14 +587,8 @@ class Engine:
                **loop_params: Any) -> list[Attempt]:
         """Every paused attempt, optionally filtered by workflow, step, instance and loop params."""
         found = []
-        for a in list(self.scheduler.paused):
-            if workflow is not None and a.instance.workflow != workflow:
-                continue
-            if step is not None and a.node.step.id != step:
-                continue
-            if instance is not None and a.instance.instance_id != instance:
-                continue
-            if any(a.loop_params.get(k, MISSING) != v for k, v in loop_params.items()):
+        for a in self.scheduler.paused.ordered(workflow, instance, step):
+            if loop_params and any(a.loop_params.get(k, MISSING) != v for k, v in loop_params.items()):
                 continue
             found.append(a)
         return found
@@ -727,7 +734,8 @@ class Engine:
 
     def _status_word(self, instance: Instance) -> str:
         if instance.status is InstanceStatus.IN_PROGRESS and any(
-                root_of(a.instance) is instance for a in list(self.scheduler.paused)):
+                self.scheduler.paused.count_in(each.workflow, each.instance_id)
+                for each in (instance, *descendants(instance))):
             return "paused"
         return instance.status.value
 

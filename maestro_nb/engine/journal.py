@@ -27,13 +27,16 @@ class Journal:
         self._not_created: list[tuple] = []  # attempt rows marking iterations a new run will redo
         self._last_flush = time.monotonic()
         self._pause_pending = False
+        self.revision = 0  # counts changes, so that a display can tell cheaply whether to redraw
 
     def journal(self, attempt: Attempt) -> None:
+        self.revision += 1
         if not attempt.queued:
             attempt.queued = True
             self._dirty.append(attempt)
 
     def journal_instance(self, instance: Instance) -> None:
+        self.revision += 1
         self._dirty_instances[instance] = None
 
     def not_created(self, instance: Instance, iterations: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -50,15 +53,17 @@ class Journal:
 
     def event(self, kind: str, detail: dict[str, Any], instance: Instance | None = None,
               attempt: Attempt | None = None, workflow: str | None = None,
-              node: Node | None = None) -> None:
-        """Record a timeline event about an attempt, a step (node), an instance or a workflow."""
+              node: Node | None = None, iteration: str | None = None) -> None:
+        """Record a timeline event about an attempt, a step (node, or one `iteration` of it), an
+        instance or a workflow."""
+        self.revision += 1
         step_id = iteration = number = None
         if attempt is not None:
             instance = attempt.instance
             step_id, iteration, number = attempt.step_id, attempt.iteration, attempt.number
         elif node is not None:
             instance = node.frame.instance
-            step_id, iteration = node.step.id, node.frame.path
+            step_id, iteration = node.step.id, node.frame.path if iteration is None else iteration
         self._events.append((
             None, now(), instance.workflow if instance else workflow,
             instance.instance_id if instance else None, instance.run_id if instance else None,

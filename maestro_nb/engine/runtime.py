@@ -156,7 +156,7 @@ class Node:
     __slots__ = (
         "step", "frame", "status", "space", "total", "next_index", "active", "finished",
         "outcomes", "outputs", "live", "children", "waiting", "blocked", "failure",
-        "output_given", "released", "dispatching",
+        "output_given", "released", "dispatching", "ended", "first_error",
     )
 
     def __init__(self, step: StepDefinition, frame: Frame):
@@ -178,6 +178,14 @@ class Node:
         self.released: deque[Attempt] = deque()  # resumed attempts waiting for a slot
         self.dispatching = False  # the dispatch loop is running: a freed slot is its to fill
         self.output_given = False
+        self.ended: dict[StepStatus, int] = {}  # finished iterations by their last status
+        self.first_error: tuple[int, Failure] | None = None  # (index, error) of the first failed iteration
+
+    def count_ended(self, index: int, status: StepStatus, error: Failure | None) -> None:
+        """Count a finished iteration, keeping the error of the lowest failed index."""
+        self.ended[status] = self.ended.get(status, 0) + 1
+        if error and (self.first_error is None or index < self.first_error[0]):
+            self.first_error = (index, error)
 
     @property
     def is_foreach(self) -> bool:
@@ -304,6 +312,14 @@ def root_of(instance: Instance) -> Instance:
     while instance.parent is not None:
         instance = instance.parent.instance
     return instance
+
+
+def descendants(instance: Instance) -> list[Instance]:
+    """Every sub-workflow instance started for `instance`, and theirs, depth first."""
+    found = []
+    for child in instance.children:
+        found += [child, *descendants(child)]
+    return found
 
 
 def parent_ref(attempt: Attempt) -> str:

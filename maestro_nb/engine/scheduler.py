@@ -24,6 +24,7 @@ from .breakpoints import BreakpointIndex
 from .controls import MISSING, PauseControls
 from .executors import Executor
 from .journal import Journal
+from .paused import PausedIndex
 from .runtime import (
     FAILED_CODE,
     HOLD_KEPT,
@@ -36,6 +37,7 @@ from .runtime import (
     Instance,
     Node,
     all_nodes,
+    descendants,
     outcome_code,
     root_of,
     with_absent,
@@ -65,7 +67,7 @@ class Scheduler(Journal, PauseControls):
         self.inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.inflight = 0
         self.instances: dict[tuple[str, int], Instance] = {}
-        self.paused: dict[Attempt, None] = {}  # insertion-ordered set of every paused attempt
+        self.paused = PausedIndex()  # every paused attempt, in display order
         Journal.__init__(self, store, codec)
         self.results: dict[Attempt, tuple[bool, Any]] = {}  # finished on a worker, not yet handled
         self._settle_queue: dict[Instance, None] = {}
@@ -137,6 +139,7 @@ class Scheduler(Journal, PauseControls):
         a.error = error
         a.transition(status)
         node.outputs = [None]
+        node.count_ended(0, status, error)
         if status is S.FATALLY_FAILED:
             mode = node.step.failure_mode
             if mode is FailureMode.IGNORE:
@@ -227,6 +230,7 @@ class Scheduler(Journal, PauseControls):
         node.outcomes[index] = code
         node.outputs[index] = seed.output if code != FAILED_CODE else None
         node.finished += 1
+        node.count_ended(index, status, seed.error if status.failed else None)
         if code == FAILED_CODE and node.step.failure_mode is not FailureMode.IGNORE:
             node.failure = status
             if node.step.failure_mode is FailureMode.FAIL_IMMEDIATELY:
@@ -247,7 +251,7 @@ class Scheduler(Journal, PauseControls):
     def wake(self, instance: Instance) -> None:
         """Queue the work a recovered instance (and its sub-workflows) held back."""
         top = root_of(instance)
-        for each in [top, *_descendants(top)]:
+        for each in [top, *descendants(top)]:
             if each.held is not None:
                 each.journal = self.journal
                 for a in each.unwritten:
@@ -281,7 +285,7 @@ class Scheduler(Journal, PauseControls):
             self.event("resume", {"breakpoints_deleted": sorted(seed.paused_by)}, attempt=a)
             a.node.released.append(a)
             return
-        self.paused[a] = None
+        self.paused.add(a)
 
     # --- attempts -----------------------------------------------------------------------
     def _start_attempt(self, a: Attempt) -> None:
@@ -498,9 +502,9 @@ class Scheduler(Journal, PauseControls):
         for bp in matched:
             bp.paused.add(a)
         a.node.active -= 1
-        self.paused[a] = None
+        self.paused.add(a)
         self._pause_pending = True
-        self._notify("paused", a)
+        self.notify("paused", a)
         self._dispatch(a.node)  # a paused attempt holds no concurrency slot, at either point
         return True
 
@@ -523,15 +527,17 @@ class Scheduler(Journal, PauseControls):
     def _finish_iteration(self, a: Attempt, status: StepStatus, output: Any) -> None:
         """An iteration's last attempt ended; every caller counted it as active first."""
         a.node.active -= 1
-        self._complete_index(a.node, a.index, status, output)
+        self._complete_index(a.node, a.index, status, output, a.error if status.failed else None)
 
-    def _complete_index(self, node: Node, key: int | None, status: StepStatus, output: Any) -> None:
+    def _complete_index(self, node: Node, key: int | None, status: StepStatus, output: Any,
+                        error: Failure | None = None) -> None:
         index = key or 0
         node.live.pop(key, None)
         code = outcome_code(status)
         node.outcomes[index] = code
         node.outputs[index] = output
         node.finished += 1
+        node.count_ended(index, status, error)
         instance = node.frame.instance
         if code == FAILED_CODE and node.step.failure_mode is not FailureMode.IGNORE:
             node.failure = status
@@ -584,7 +590,10 @@ class Scheduler(Journal, PauseControls):
         sinks = frame.sinks()
         output = sinks[0].output() if len(sinks) == 1 else {n.step.id: n.output() for n in sinks}
         parent.active -= 1
-        self._complete_index(parent, frame.parent_index, failure or S.SUCCEEDED, None if failure else output)
+        status = failure or S.SUCCEEDED
+        # A body has no attempt row of its own: its ending is recorded for the state file's views.
+        self.event("iteration", {"status": status.value}, node=parent, iteration=frame.path)
+        self._complete_index(parent, frame.parent_index, status, None if failure else output)
 
     def _fail_fast(self, instance: Instance) -> None:
         if instance.failing:
@@ -633,7 +642,7 @@ class Scheduler(Journal, PauseControls):
                 ) else InstanceStatus.FAILED
         instance.status = status
         self.journal_instance(instance)
-        self._notify("instance", instance)
+        self.notify("instance", instance)
         if instance.parent is not None:
             self._child_done(instance)
         return False
@@ -641,7 +650,7 @@ class Scheduler(Journal, PauseControls):
     def _stop_waiting(self, instance: Instance) -> None:
         """End what waits in an instance that fails or stops: paused attempts, resumed ones not yet
         run, held work; and its sub-workflow instances, which stop with it."""
-        for a in [a for a in self.paused if a.instance is instance]:
+        for a in [a for a in self.paused.ordered(instance.workflow, instance.instance_id) if a.instance is instance]:
             self._release_hold(a)
             a.node.released.append(a)
         self.wake(instance)  # held work goes to the loop, which stops it
@@ -680,7 +689,8 @@ class Scheduler(Journal, PauseControls):
         return any(a.status is S.RUNNING and a.node.step.kind != "workflow"
                    for node in all_nodes(instance.root) for a in node.live.values())
 
-    def _notify(self, kind: str, subject: Any) -> None:
+    def notify(self, kind: str, subject: Any) -> None:
+        """Tell the listeners (displays) what changed; they run on this thread and must not block."""
         for listener in self.listeners:
             try:
                 listener(kind, subject)
@@ -750,13 +760,6 @@ class Scheduler(Journal, PauseControls):
                 future.set_result(fn())
             except BaseException as exc:
                 future.set_exception(exc)
-
-def _descendants(instance: Instance) -> list[Instance]:
-    found = []
-    for child in instance.children:
-        found += [child, *_descendants(child)]
-    return found
-
 
 def _no_children(a: Attempt) -> Instance:
     raise MaestroError("sub-workflows need an Engine")

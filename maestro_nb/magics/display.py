@@ -7,19 +7,17 @@ outputs verbatim. Timings appear only in `%workflow timeline` (a DataFrame).
 from __future__ import annotations
 
 import html
-import re
-import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..models.definition import StepDefinition, WorkflowDefinition
 from ..models.status import StepStatus
+from ..readmodel.values import short
 
 __all__ = ["Text", "Table", "DagView", "RunView", "StepLine", "short", "attempt_label", "loop_text"]
 
 MERMAID = "text/vnd.mermaid"
-_ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")
 _STATUS_ORDER = {status.value: n for n, status in enumerate(StepStatus)}
 _CSS = "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:12px"
 _CELL = "padding:1px 8px;text-align:left;border-bottom:1px solid #ddd"
@@ -27,30 +25,6 @@ _COLORS = {"SUCCEEDED": "#2e7d32", "PAUSED": "#b26a00", "RUNNING": "#1565c0", "S
            "UNSATISFIED": "#666", "STOPPED": "#6a1b9a", "USER_FAILED": "#c62828",
            "FATALLY_FAILED": "#c62828", "INTERRUPTED": "#c62828", "COMPLETED_WITH_ERROR": "#ef6c00",
            "paused": "#b26a00", "FAILED": "#c62828", "IN_PROGRESS": "#1565c0"}
-
-
-class _Short(reprlib.Repr):
-    def __init__(self) -> None:
-        super().__init__()
-        self.maxstring = 40
-        self.maxother = 40
-        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 4
-
-    def repr_instance(self, obj: Any, level: int) -> str:
-        kind = type(obj)
-        shape = getattr(obj, "shape", None)
-        if isinstance(shape, tuple) and kind.__module__.split(".")[0] in ("numpy", "pandas", "pyarrow"):
-            return f"<{kind.__name__} {'x'.join(str(n) for n in shape)}>"
-        text = _ADDRESS.sub("", super().repr_instance(obj, level))
-        return text if not text.startswith("<") or text.endswith(">") else f"<{kind.__name__}>"
-
-
-_short = _Short()
-
-
-def short(value: Any) -> str:
-    """A short, address-free repr for displays."""
-    return _short.repr(value)
 
 
 def loop_text(loop_params: Mapping[str, Any]) -> str:

@@ -188,6 +188,7 @@ class WorkflowDefinition:
     digest: str = ""
     _index: Mapping[str, StepDefinition] = field(default_factory=dict, compare=False, repr=False)
     _parents: Mapping[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    _positions: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index: dict[str, StepDefinition] = {}
@@ -202,6 +203,7 @@ class WorkflowDefinition:
         visit(self.steps, None)
         object.__setattr__(self, "_index", MappingProxyType(index))
         object.__setattr__(self, "_parents", MappingProxyType(parents))
+        object.__setattr__(self, "_positions", MappingProxyType({sid: n for n, sid in enumerate(index)}))
 
     @property
     def step_ids(self) -> tuple[str, ...]:
@@ -214,6 +216,11 @@ class WorkflowDefinition:
             return self._index[step_id]
         except KeyError:
             raise UnknownNameError("step", step_id, self._index, workflow=self.name) from None
+
+    def position(self, step_id: str) -> int:
+        """Where `step_id` comes in `step_ids` (definition order, nested steps included)."""
+        self.step(step_id)
+        return self._positions[step_id]
 
     def parent(self, step_id: str) -> str | None:
         """The foreach step whose body holds `step_id`, or None at the top level."""

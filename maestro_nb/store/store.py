@@ -163,6 +163,14 @@ class Store:
         )
         return rows[0] if rows else None
 
+    def top_instances(self, workflow: str | None = None) -> list[tuple[str, int, int, int, str]]:
+        """(workflow, instance_id, version, run_id, status) of every top-level instance, in order."""
+        where = "parent IS NULL" + (" AND workflow = ?" if workflow is not None else "")
+        return self.rows(
+            f"SELECT workflow, instance_id, version, run_id, status FROM instances WHERE {where}"
+            " ORDER BY workflow, instance_id", [workflow] if workflow is not None else [],
+        )
+
     def unfinished_instances(self) -> list[tuple[str, int, str | None]]:
         """(workflow, instance_id, parent) of every instance not yet ended."""
         return self.rows(
@@ -224,13 +232,26 @@ class Store:
         return self.rows(sql, params)
 
     def step_progress(self, workflow: str, instance_id: int) -> list[tuple[str, str, int, str | None]]:
-        """(step, status, iterations, first error line) for every step of an instance that has begun."""
+        """(step, status, iterations, first error line) for every step of an instance that has begun;
+        a foreach with a `steps:` body counts its bodies by how they ended in the current run."""
         return self.rows(
             "SELECT step_id, status, count(*), min(coalesce(error_type || ': ', '') || split_part(error, chr(10), 1))"
-            " FROM iterations"
-            " WHERE workflow = ? AND instance_id = ? GROUP BY step_id, status ORDER BY step_id, status",
-            [workflow, instance_id],
+            " FROM iterations WHERE workflow = ? AND instance_id = ? GROUP BY step_id, status"
+            " UNION ALL SELECT e.step_id, e.detail->>'status', count(*), NULL FROM event_log AS e"
+            " JOIN instances AS i USING (workflow, instance_id, run_id)"
+            " WHERE e.kind = 'iteration' AND e.workflow = ? AND e.instance_id = ? GROUP BY ALL"
+            " ORDER BY 1, 2",
+            [workflow, instance_id, workflow, instance_id],
         )
+
+    def step_endings(self, workflow: str, instance_id: int) -> dict[str, str]:
+        """How each step of an instance's current run ended (its own status, or BLOCKED)."""
+        return dict(self.rows(
+            "SELECT e.step_id, arg_max(e.detail->>'status', e.seq) FROM event_log AS e"
+            " JOIN instances AS i USING (workflow, instance_id, run_id)"
+            " WHERE e.kind = 'step' AND e.workflow = ? AND e.instance_id = ? GROUP BY e.step_id",
+            [workflow, instance_id],
+        ))
 
     def active_breakpoints(self) -> list[tuple]:
         """(id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition)."""
