@@ -33,9 +33,8 @@ def _counting(namespace: dict, calls: Counter, name: str, fn):
     namespace[name] = wrapper
 
 
-def test_restart_from_failed_reruns_only_what_did_not_succeed(engine, namespace, calls):
-    broken = {"yes": True}
-
+def _line_with_a_switch(engine: Engine, namespace: dict, calls: Counter, broken: dict) -> None:
+    """w: a -> b -> c, where b raises while broken["yes"]."""
     def b(a):
         if broken["yes"]:
             raise RuntimeError("b is broken")
@@ -55,6 +54,11 @@ def test_restart_from_failed_reruns_only_what_did_not_succeed(engine, namespace,
             after: [b]
             run: c
     """)
+
+
+def test_restart_from_failed_reruns_only_what_did_not_succeed(engine, namespace, calls):
+    broken = {"yes": True}
+    _line_with_a_switch(engine, namespace, calls, broken)
     first = engine.run("w")
     assert first.status is InstanceStatus.FAILED and first.run_id == 1
     assert calls == Counter(a=1, b=1)
@@ -432,32 +436,13 @@ def test_steps_the_new_run_redoes_show_as_not_started_in_it(engine, namespace, c
 
 
 def test_a_redone_step_behind_a_new_failure_is_blocked_not_the_old_result(engine, namespace, calls):
-    state = {"broken": False}
-
-    def b(a):
-        if state["broken"]:
-            raise RuntimeError("broken now")
-        return a + 1
-
-    _counting(namespace, calls, "a", lambda: 1)
-    _counting(namespace, calls, "b", b)
-    _counting(namespace, calls, "c", lambda b: b * 10)
-    define(engine, "w", """
-        steps:
-          - id: a
-            run: a
-          - id: b
-            after: [a]
-            run: b
-          - id: c
-            after: [b]
-            run: c
-    """)
+    broken = {"yes": False}
+    _line_with_a_switch(engine, namespace, calls, broken)
     engine.run("w")
-    state["broken"] = True
+    broken["yes"] = True
     assert engine.restart("w", from_step="b").status is InstanceStatus.FAILED
     assert [engine.step_status("w", s) for s in "abc"] == ["SUCCEEDED", "USER_FAILED", "BLOCKED"]
     assert engine.results("w", "c").status.tolist() == ["NOT_CREATED"]  # run 1's success is not shown
-    state["broken"] = False
+    broken["yes"] = False
     assert engine.restart("w").status is InstanceStatus.SUCCEEDED  # from the failed and unfinished steps
     assert engine.results("w", "c").output.tolist() == [20] and calls == Counter(a=1, b=3, c=2)

@@ -805,8 +805,9 @@ def test_sub_workflow_in_a_foreach_gets_loop_params_and_a_failed_child_fails_the
     ]
 
 
-def test_by_default_a_failing_iteration_lets_its_siblings_run_and_their_breakpoints_fire(engine, namespace):
-    seen = []
+def _failing_at_one(namespace: dict[str, Any]) -> list[int]:
+    """`f(x)`, which raises for x = 1; returns the list of the x it was called with."""
+    seen: list[int] = []
 
     def f(x):
         seen.append(x)
@@ -815,6 +816,11 @@ def test_by_default_a_failing_iteration_lets_its_siblings_run_and_their_breakpoi
         return x
 
     namespace["f"] = f
+    return seen
+
+
+def test_by_default_a_failing_iteration_lets_its_siblings_run_and_their_breakpoints_fire(engine, namespace):
+    seen = _failing_at_one(namespace)
     namespace["g"] = lambda f: f
     define(engine, "w", """
         steps:
@@ -839,15 +845,7 @@ def test_by_default_a_failing_iteration_lets_its_siblings_run_and_their_breakpoi
 
 
 def test_fail_immediately_in_a_foreach_starts_no_further_iteration(engine, namespace):
-    seen = []
-
-    def f(x):
-        seen.append(x)
-        if x == 1:
-            raise ValueError("one")
-        return x
-
-    namespace["f"] = f
+    seen = _failing_at_one(namespace)
     define(engine, "w", """
         steps:
           - id: f

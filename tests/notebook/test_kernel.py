@@ -50,19 +50,8 @@ class Kernel:
     def run(self, code: str, timeout: float = 60) -> dict[str, Any]:
         msg_id = self.client.execute(code)
         out: dict[str, Any] = {"stdout": "", "stderr": "", "results": [], "error": None}
-        while True:
-            msg = self.client.get_iopub_msg(timeout=timeout)
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                out[content["name"]] += content["text"]
-            elif kind in ("execute_result", "display_data"):
-                out["results"].append(content["data"])
-            elif kind == "error":
-                out["error"] = content
-            elif kind == "status" and content["execution_state"] == "idle":
-                break
+        while not _collect(self.client.get_iopub_msg(timeout=timeout), msg_id, out):
+            pass
         self.client.get_shell_msg(timeout=timeout)
         return out
 
@@ -88,16 +77,7 @@ class Kernel:
                 msg = self.client.get_iopub_msg(timeout=0.01)
             except queue.Empty:
                 continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                out[content["name"]] += content["text"]
-            elif kind in ("execute_result", "display_data"):
-                out["results"].append(content["data"])
-            elif kind == "error":
-                out["error"] = content
-            elif kind == "status" and content["execution_state"] == "idle":
+            if _collect(msg, msg_id, out):
                 break
         self.client.get_shell_msg(timeout=timeout)
         assert not answers, f"answers left over: {answers}"
@@ -115,6 +95,20 @@ class Kernel:
     def close(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+def _collect(msg: dict[str, Any], msg_id: str, out: dict[str, Any]) -> bool:
+    """Add what an iopub message of cell `msg_id` shows to `out`; True once the cell is done."""
+    if msg["parent_header"].get("msg_id") != msg_id:
+        return False
+    kind, content = msg["msg_type"], msg["content"]
+    if kind == "stream":
+        out[content["name"]] += content["text"]
+    elif kind in ("execute_result", "display_data"):
+        out["results"].append(content["data"])
+    elif kind == "error":
+        out["error"] = content
+    return kind == "status" and content["execution_state"] == "idle"
 
 
 def start(kernel: Kernel) -> None:

@@ -5,20 +5,8 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from maestro_nb.engine.executors import ThreadExecutor
 from maestro_nb.magics.kernel import session_for
-
-from .test_magics_failures import CODE, SWEEP
-
-
-@pytest.fixture
-def sweep(shell):
-    shell.run_line_magic("workflow", "db :memory:")
-    shell.run_cell(CODE)
-    shell.run_cell_magic("workflow", "sweep", SWEEP)
-    return shell
 
 
 def test_config_executor_applies_at_once_and_workers_size_the_pool(sweep):

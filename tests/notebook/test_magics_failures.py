@@ -7,37 +7,10 @@ from IPython.core.error import UsageError
 
 from maestro_nb.magics.kernel import session_for
 
-SWEEP = """
-steps:
-  - id: fit
-    foreach: {x: [0, 1, 2, 3]}
-    run: fit
-  - id: report
-    after: [fit]
-    run: report
-"""
-
-CODE = '''
-def fit(x):
-    scale = 10 - 2 * x
-    return round(scale / (x - 2), 3)
-
-def report(fit):
-    return [v for v in fit if v is not None]
-'''
-
 
 def plain(obj) -> str:
     bundle = obj._repr_mimebundle_() if hasattr(obj, "_repr_mimebundle_") else {"text/plain": repr(obj)}
     return bundle["text/plain"]
-
-
-@pytest.fixture
-def sweep(shell):
-    shell.run_line_magic("workflow", "db :memory:")
-    shell.run_cell(CODE)
-    shell.run_cell_magic("workflow", "sweep", SWEEP)
-    return shell
 
 
 def test_on_error_pauses_the_failing_iteration_and_retry_runs_the_fixed_function(sweep):
