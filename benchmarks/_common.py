@@ -46,14 +46,13 @@ def baseline(n: int, fn: Callable[..., Any] = noop) -> float:
     import duckdb
     import pyarrow as pa
 
-    from maestro_nb.store.store import _SCHEMAS
+    from maestro_nb.store.store import _SCHEMAS, _migrations
 
     schema = _SCHEMAS["attempt_log"]
     with scratch_dir() as tmp:
         conn = duckdb.connect(os.path.join(tmp, "baseline.duckdb"))
-        ddl = open(os.path.join(os.path.dirname(HERE), "maestro_nb", "store", "migrations",
-                                "001_initial.sql")).read()
-        conn.execute(ddl)
+        for _, ddl in _migrations():  # the same tables, columns and views as a state file
+            conn.execute(ddl)
         gc.collect()
         cpu = time.process_time()
         start = time.perf_counter()
@@ -69,7 +68,7 @@ def baseline(n: int, fn: Callable[..., Any] = noop) -> float:
             rows.append((
                 i + 1, "sweep", 1, 1, "work", str(i), params, 1, "SUCCEEDED", None, None,
                 params, "null" if output is None else dumps(output), None, transitions,
-                [t0, t0, t0, t0, t1],
+                [t0, t0, t0, t0, t1], None, None, None,
             ))
         arrays = [pa.array(col, type=field.type) for field, col in zip(schema, zip(*rows))]
         batch = pa.table(arrays, schema=schema)  # noqa: F841 - read by DuckDB's replacement scan

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ..errors import ParamError
@@ -43,8 +43,10 @@ class Binder:
         self._signatures: dict[Callable[..., Any], tuple[tuple[tuple[str, bool], ...], bool]] = {}
         self._constants: dict[int, tuple[StepDefinition, dict[str, Any], dict[str, Any]]] = {}
 
-    def step_params(self, step: StepDefinition, scope: Mapping[str, Any], loop_params: Mapping[str, Any]) -> dict[str, Any]:
-        """The step's own params, expressions evaluated against scope and loop params."""
+    def step_params(self, step: StepDefinition, scope: Mapping[str, Any], loop_params: Mapping[str, Any],
+                    absent: Collection[str] = ()) -> dict[str, Any]:
+        """The step's own params, expressions evaluated against scope and loop params (`absent`:
+        upstream steps that did not run, which read as None)."""
         split = self._constants.get(id(step))
         if split is None or split[0] is not step:
             constants = {k: v for k, v in step.params.items() if not _has_expression(v)}
@@ -53,7 +55,7 @@ class Binder:
         _, constants, expressions = split
         if not expressions:
             return dict(constants)
-        env = {**scope, **loop_params} if loop_params else scope
+        env = {**dict.fromkeys(absent), **scope, **loop_params} if loop_params or absent else scope
         values = dict(constants)
         for name, value in expressions.items():
             values[name] = evaluate_value(value, env)
@@ -61,9 +63,14 @@ class Binder:
 
     def bind_call(self, step: StepDefinition, fn: Callable[..., Any], scope: Mapping[str, Any],
                   loop_params: Mapping[str, Any], upstream: frozenset[str],
-                  all_steps: frozenset[str]) -> dict[str, Any]:
-        """Keyword arguments for `fn`, by name, in SPEC's order of precedence."""
-        own = self.step_params(step, scope, loop_params)
+                  all_steps: frozenset[str], *, absent: Collection[str] = (),
+                  given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Keyword arguments for `fn`, by name, in SPEC's order of precedence (`absent`: upstream
+        steps that did not run; in expressions they read as None, as arguments they are unbound).
+        `given` (values a user set on an earlier attempt) comes before all of it."""
+        own = self.step_params(step, scope, loop_params, absent)
+        if given:
+            own.update(given)
         spec = self._signatures.get(fn)
         if spec is None:
             spec = self._signatures[fn] = self._signature(step, fn)

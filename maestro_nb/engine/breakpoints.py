@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from collections.abc import Mapping
@@ -11,22 +12,26 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ExpressionError, ParamError, nearest
 from ..models.definition import WorkflowDefinition
 from ..models.expressions import Expression, compile_expression
+from ..models.failure import Failure
 
 if TYPE_CHECKING:
     from .runtime import Attempt
 
 __all__ = ["Breakpoint", "BreakpointIndex", "PAUSE_POINTS", "check_breakpoint"]
 
-PAUSE_POINTS = ("before", "after")
+# before: arguments bound, the step not called; after: it returned, its output not committed;
+# error: it raised (its retries spent) or its arguments could not be bound (break on failure).
+PAUSE_POINTS = ("before", "after", "error")
 
 
 @dataclass(eq=False)
 class Breakpoint:
-    """A breakpoint on one step, with an optional scope, condition and pause point."""
+    """A breakpoint on one step (or, at the `error` point, on every step of a workflow: `step`
+    None), with an optional scope, condition and pause point."""
 
     id: int
     workflow: str
-    step: str
+    step: str | None
     pause_point: str = "before"
     version: int | None = None
     instance_id: int | None = None
@@ -53,7 +58,8 @@ class Breakpoint:
             return bool(self.condition.evaluate(self.condition_scope(attempt)))
         except Exception as exc:  # an ExpressionError, or a value with no truth (a Series)
             text = exc.message if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
-            attempt.error = f"breakpoint {self.id} condition: {text}"
+            if attempt.error is None:  # at the error point, the step's own failure comes first
+                attempt.error = Failure("ExpressionError", f"breakpoint {self.id} condition: {text}")
             return True
 
     @staticmethod
@@ -67,7 +73,15 @@ class Breakpoint:
 
     @property
     def target(self) -> str:
-        return f"{self.workflow}.{self.step}"
+        """`workflow.step`, or `workflow` for a breakpoint on every step of it."""
+        return self.workflow if self.step is None else f"{self.workflow}.{self.step}"
+
+    def same_as(self, other: Breakpoint) -> bool:
+        """The same target, scope, pause point and condition (its name aside): Maestro's upsert key."""
+        return (self.workflow, self.step, self.pause_point, self.version, self.instance_id, self.run_id,
+                self.iteration) == (other.workflow, other.step, other.pause_point, other.version,
+                                    other.instance_id, other.run_id, other.iteration) and \
+            _condition_key(self.condition) == _condition_key(other.condition)
 
     @property
     def scope_text(self) -> str:
@@ -87,8 +101,14 @@ class Breakpoint:
         return f"<Breakpoint {self.id} {self.target} {self.pause_point}{when} ({self.scope_text})>"
 
 
+def _condition_key(condition: Expression | None) -> str | None:
+    """A condition's meaning, whitespace aside: `lr>0.1` and `lr > 0.1` are the same."""
+    return None if condition is None else ast.dump(ast.parse(condition.source, mode="eval"))
+
+
 class BreakpointIndex:
-    """Breakpoints by (workflow, step, pause point): a check is one dict lookup."""
+    """Breakpoints by (workflow, step, pause point): a check is one dict lookup (two at the
+    `error` point, which also looks for the workflow's breakpoints on every step)."""
 
     FEW = 8  # up to this many breakpoints on one step are simply scanned
 
@@ -117,7 +137,15 @@ class BreakpointIndex:
             del self._by_instance[key]
 
     def matching(self, attempt: Attempt, pause_point: str) -> list[Breakpoint]:
-        key = (attempt.instance.workflow, attempt.node.step.id, pause_point)
+        workflow = attempt.instance.workflow
+        found = self._matching((workflow, attempt.node.step.id, pause_point), attempt)
+        if pause_point == "error":
+            every_step = self._matching((workflow, None, "error"), attempt)
+            if every_step:
+                found = sorted(found + every_step, key=_by_id) if found else every_step
+        return found
+
+    def _matching(self, key: tuple[str, str | None, str], attempt: Attempt) -> list[Breakpoint]:
         candidates = self._by_target.get(key)
         if not candidates:
             return []
@@ -128,8 +156,16 @@ class BreakpointIndex:
             candidates = sorted([*everyone, *mine], key=_by_id) if mine and everyone else (mine or everyone)
         return [bp for bp in candidates if bp.matches(attempt)]
 
-    def on_step(self, workflow: str, step: str) -> list[Breakpoint]:
-        return [bp for pp in ("before", "after") for bp in self._by_target.get((workflow, step, pp), [])]
+    def on_step(self, workflow: str, step: str | None) -> list[Breakpoint]:
+        """The breakpoints on one step (None: those on every step of the workflow)."""
+        return [bp for pp in PAUSE_POINTS for bp in self._by_target.get((workflow, step, pp), [])]
+
+    def same_as(self, bp: Breakpoint) -> Breakpoint | None:
+        """An existing breakpoint with `bp`'s target, scope, pause point and condition."""
+        for other in self._by_target.get((bp.workflow, bp.step, bp.pause_point), ()):
+            if other.same_as(bp):
+                return other
+        return None
 
     def __iter__(self):
         return iter(sorted(self.by_id.values(), key=lambda bp: bp.id))
@@ -142,13 +178,17 @@ def _by_id(bp: Breakpoint) -> int:
     return bp.id
 
 
-def check_breakpoint(definition: WorkflowDefinition, step: str, *, pause: str, when: str | None,
+def check_breakpoint(definition: WorkflowDefinition, step: str | None, *, pause: str, when: str | None,
                      version: int | None, latest: int, instance: int | None, run: int | None,
-                     iteration: int | str | None, name: str | None, taken: set[str],
-                     namespace: Mapping[str, Any]) -> tuple[str | None, Expression | None]:
-    """Validate a breakpoint's settings before anything is stored; returns (iteration, condition)."""
-    if pause not in PAUSE_POINTS:
-        raise ParamError(f"pause point {pause!r} is not one of: before, after")
+                     iteration: int | str | None, namespace: Mapping[str, Any]) -> tuple[str | None, Expression | None]:
+    """Validate a breakpoint's settings before anything is stored; returns (iteration, condition).
+    `step` None sets it on every step of the workflow, which only the `error` point allows."""
+    if not isinstance(pause, str) or pause not in PAUSE_POINTS:
+        raise ParamError(f"pause point {pause!r} is not one of: {', '.join(PAUSE_POINTS)}")
+    if step is None and pause != "error":
+        raise ParamError(f"a breakpoint on every step of {definition.name!r} breaks on failure only: "
+                         f"pause='error' (%breakpoint {definition.name} --on-error); name a step as "
+                         f"{definition.name}.STEP for a {pause!r} breakpoint", workflow=definition.name)
     if version is not None and not 1 <= version <= latest:
         raise ParamError(f"workflow {definition.name!r} has versions 1 to {latest}, not {version}")
     for label, value in (("instance", instance), ("run", run)):
@@ -158,13 +198,10 @@ def check_breakpoint(definition: WorkflowDefinition, step: str, *, pause: str, w
         iteration = str(iteration)
         if not re.fullmatch(r"\d+(/\d+)*", iteration):
             raise ParamError(f"iteration {iteration!r} must be an index such as 3, or a nested path such as 2/0")
+        if step is None:
+            raise ParamError("an iteration scope needs a step: WORKFLOW.STEP", workflow=definition.name)
         if definition.step(step).foreach is None and not definition.enclosing(step):
             raise ParamError(f"step {step!r} is not inside a foreach; it has no iterations", step=step)
-    if name is not None:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ParamError(f"breakpoint name {name!r} must be an identifier")
-        if name in taken:
-            raise ParamError(f"a breakpoint named {name!r} exists already")
     condition = None
     if when is not None:
         text = when.strip()
@@ -184,9 +221,20 @@ def check_breakpoint(definition: WorkflowDefinition, step: str, *, pause: str, w
     return iteration, condition
 
 
-def condition_names(definition: WorkflowDefinition, step_id: str, pause: str,
+def check_name(name: Any, taken: set[str]) -> None:
+    """A breakpoint's name is an identifier no other breakpoint has."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ParamError(f"breakpoint name {name!r} must be an identifier")
+    if name in taken:
+        raise ParamError(f"a breakpoint named {name!r} exists already")
+
+
+def condition_names(definition: WorkflowDefinition, step_id: str | None, pause: str,
                     namespace: Mapping[str, Any]) -> set[str] | None:
-    """The names a condition on the step may read, or None when they are known only at run time."""
+    """The names a condition on the step may read, or None when they are known only at run time
+    (as for a breakpoint on every step, whose steps take different params)."""
+    if step_id is None:
+        return None
     step = definition.step(step_id)
     names = set(definition.params) | set(step.params)
     for sid in definition.enclosing(step_id) + (step_id,):

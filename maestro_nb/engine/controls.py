@@ -1,4 +1,4 @@
-"""Actions on paused attempts and breakpoints: resume, step, skip, stop, retry, mutate, delete.
+"""Actions on paused attempts and breakpoints: resume, step, skip, stop, retry, fail, mutate, delete.
 
 Mixed into Scheduler; every method runs on the driving thread (the Engine sends it there).
 No action leaves a stale pause record: each releases the attempt's holds first.
@@ -10,10 +10,11 @@ import inspect
 from typing import Any
 
 from ..errors import ParamError, StateError, UnknownNameError
+from ..models.kinds import kind_of, same_kind
 from ..models.status import StepStatus
 from ..store.values import NotPersisted
 from .breakpoints import Breakpoint
-from .runtime import HOLD_KEPT, NO_HOLDS, Attempt, Instance, root_of
+from .runtime import HOLD_KEPT, NO_HOLDS, Attempt, BoundParams, Instance, root_of
 
 __all__ = ["PauseControls", "MISSING"]
 
@@ -37,12 +38,24 @@ class PauseControls:
                 bp.paused.discard(a)
         a.paused_by = NO_HOLDS
         self.paused.discard(a)
+        if a.error is not None:
+            a.error = a.error.forget_exception()  # debugging it is over: let its frames go
         self.wake(a.instance)
+
+    def _require_resumable(self, a: Attempt) -> None:
+        """Resume goes on from the pause point: there is nowhere to go on to after an error."""
+        if a.pause_point == "error":
+            raise StateError(
+                f"{a.label} is paused at its error ({a.error.line if a.error else 'failed'}); "
+                "fix the step and retry it, or let it fail, skip or stop it",
+                workflow=a.workflow, step=a.step_id,
+            )
+        self._check_resumable(a)
 
     def resume(self, a: Attempt, step: bool = False) -> None:
         """Release one paused attempt; with `step`, pause again at its next downstream step."""
         self._require_paused(a)
-        self._check_resumable(a)
+        self._require_resumable(a)
         self._release_hold(a)
         self.event("resume", {"step": step}, attempt=a)
         if step:
@@ -56,7 +69,10 @@ class PauseControls:
         self._continue(a)
 
     def _check_resumable(self, a: Attempt) -> None:
-        """Refuse to run with a value that a restart lost, rather than replace it silently."""
+        """Refuse to run with a value that a restart lost, rather than replace it silently. (An
+        attempt paused at its error needs no value: released, it fails.)"""
+        if a.pause_point == "error":
+            return
         values = [("output", a.output)] if a.pause_point == "after" else [
             (f"param {name!r}", value) for name, value in a.params.items()
         ]
@@ -101,29 +117,62 @@ class PauseControls:
         self._settle_queue[a.instance] = None
 
     def retry(self, a: Attempt) -> None:
-        """Drop a paused attempt and start a new one (checked against breakpoints again)."""
+        """End a paused attempt and start a new one: it runs the step's current code, bound afresh
+        but for the params the user changed, and is checked against breakpoints again."""
         self._require_paused(a)
         self._release_hold(a)
-        a.transition(S.STOPPED)
+        failures = a.failures  # asked for by the user: no failure of the step
+        if a.pause_point == "error":
+            status = S.FATALLY_FAILED if a.paused_from is S.EVALUATING_PARAMS else S.USER_FAILED
+            a.transition(status)  # it did fail
+            failures += status is S.USER_FAILED
+        else:
+            a.transition(S.STOPPED)
         self.event("retry", {"attempt": a.number + 1}, attempt=a)
         nxt = Attempt(a.node, a.index, a.iteration, a.loop_params, a.number + 1, a.scope)
-        nxt.failures = a.failures  # asked for by the user: no failure of the step
+        nxt.failures = failures
         nxt.platform_failures = a.platform_failures
+        if a.changed:
+            nxt.changed = a.changed
+            nxt.params = BoundParams({n: a.params[n] for n in a.changed if n in a.params})
         a.node.live[a.index] = nxt
         nxt.transition(S.INITIALIZED)
         a.node.released.append(nxt)  # it waits for a free slot, as a resumed attempt does
         self._dispatch(a.node)
         self._settle_queue[a.instance] = None
 
-    def set_param(self, a: Attempt, name: str, value: Any) -> None:
+    def _require_error_pause(self, a: Attempt) -> None:
         self._require_paused(a)
-        if a.pause_point != "before":
+        if a.pause_point != "error":
+            raise StateError(f"{a.label} is paused {a.pause_point} its step, not at an error; "
+                             "stop() ends it instead", workflow=a.workflow, step=a.step_id)
+
+    def fail(self, a: Attempt) -> None:
+        """Let an attempt paused at its error fail: its failure mode decides what follows."""
+        self._require_error_pause(a)
+        self._release_hold(a)
+        self.event("fail", {}, attempt=a)
+        a.node.active += 1
+        self._let_fail(a)
+        self._settle_queue[a.instance] = None
+
+    def set_param(self, a: Attempt, name: str, value: Any, force: bool = False) -> None:
+        """Change a bound argument of a paused attempt; a change of kind (text for a number) needs `force`."""
+        self._require_paused(a)
+        if a.pause_point == "after":
             raise StateError(f"{a.label} is paused after its step ran; its params are spent, change its output instead")
         if name not in a.params and not self._accepts(a, name):
             raise UnknownNameError("param", name, a.params, workflow=a.workflow)
         self._check_storable(a, f"param {name!r}", value)
         old = a.params.get(name, MISSING)
+        if old is not MISSING and not force and not same_kind(old, value):
+            raise ParamError(
+                f"{a.label}: param {name!r} is {kind_of(old)}{_shown(old)}, not {kind_of(value)}; "
+                f"give {kind_of(old)}, or force the change: set_param({name!r}, value, force=True)",
+                workflow=a.workflow, step=a.step_id,
+            )
         dict.__setitem__(a.params, name, value)  # the one sanctioned change, recorded below
+        a.changed = a.changed | {name}
         self.event("mutate", {"param": name, "old": None if old is MISSING else self.codec.encode(old),
                               "new": self.codec.encode(value)}, attempt=a)
         self.journal(a)
@@ -131,6 +180,9 @@ class PauseControls:
 
     def set_output(self, a: Attempt, value: Any) -> None:
         self._require_paused(a)
+        if a.pause_point == "error":
+            raise StateError(f"{a.label} is paused at its error; it has no output: skip it with one "
+                             "(skip(output=...)) or retry it")
         if a.pause_point != "after":
             raise StateError(f"{a.label} is paused before its step ran; it has no output yet, change its params")
         self._check_storable(a, "output", value)
@@ -175,7 +227,7 @@ class PauseControls:
             if keep_paused:
                 a.paused_by.add(HOLD_KEPT)
                 continue
-            try:
+            try:  # (one paused at its error needs no value: released, it fails)
                 self._check_resumable(a)
             except StateError as exc:
                 a.paused_by.add(HOLD_KEPT)
@@ -218,6 +270,14 @@ class PauseControls:
             if not root.status.terminal and not root.stopping:
                 self.event("interrupt", {}, instance=root)
                 self._stop_tree(root)
+
+
+def _shown(value: Any) -> str:
+    """` (value)` for a scalar, cut to fit a one-line message; nothing for other values."""
+    if not isinstance(value, (str, bytes, int, float, bool)):
+        return ""
+    text = repr(value)
+    return f" ({text if len(text) <= 40 else text[:37] + '...'})"
 
 
 def _order(a: Attempt) -> tuple:

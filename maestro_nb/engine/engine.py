@@ -18,7 +18,8 @@ from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
 from ..store.store import DEFAULT_DB, ENV_DB, now
 from ..store.values import NotPersisted
-from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint
+from . import by_hand
+from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint, check_name
 from .executors import Executor, make_executor
 from .results import results_frame
 from .runtime import Attempt, Instance, descendants, parent_ref
@@ -52,14 +53,16 @@ class Engine:
     """Workflows, instances and breakpoints over one DuckDB state file.
 
     `namespace` is where `run:` callables are looked up by name when an attempt starts
-    (in a notebook, the kernel's user namespace). Opening a file whose instances were cut
-    short marks their in-flight attempts INTERRUPTED; `recover()` runs them again.
+    (in a notebook, the kernel's user namespace). `executor` runs step code: 'inline' (the
+    default), 'threads' (a pool of `workers` threads, default one per CPU) or an Executor.
+    Opening a file whose instances were cut short marks their in-flight attempts INTERRUPTED;
+    `recover()` runs them again.
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, namespace: dict[str, Any] | None = None,
-                 *, executor: str | Executor | None = None, read_only: bool = False,
-                 pickle_values: bool = False):
-        executor = make_executor(executor)  # a bad name fails before the state file is touched
+                 *, executor: str | Executor | None = None, workers: int | None = None,
+                 read_only: bool = False, pickle_values: bool = False):
+        executor = make_executor(executor, workers)  # a bad name fails before the state file is touched
         self.store = Store(db if db is not None else default_db_path(), read_only=read_only)
         self.namespace = namespace if namespace is not None else {}
         self.codec = ValueCodec(self.store, pickle_values=pickle_values)
@@ -163,6 +166,17 @@ class Engine:
     def busy(self) -> bool:
         """True while a background run is driving."""
         return self._driver is not None
+
+    def use_executor(self, executor: str | Executor, *, workers: int | None = None) -> None:
+        """Run step code on another executor from now on: 'inline', 'threads' (with `workers`
+        threads; default one per CPU) or an Executor. Not while a background run drives."""
+        new = make_executor(executor, workers)
+        with self._lock:
+            if self._driver is not None:
+                raise StateError("a run is going on in the background; wait for it (engine.wait()) "
+                                 "before changing the executor")
+            old, self.scheduler.executor = self.scheduler.executor, new
+        old.shutdown()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a background run to become quiescent; False on timeout."""
@@ -347,11 +361,15 @@ class Engine:
                 )
             self.scheduler.flush()
             seeds = read_seeds(self.store, self.codec, instance)
+            before = dict(seeds)
             if from_step is not None:
                 drop_for_restart(seeds, definition, from_step, None if iteration is None else str(iteration))
             fresh = Instance(definition, instance.version, instance.instance_id, instance.run_id + 1,
                              instance.params, self.scheduler.journal)
             fresh.seeds = seeds
+            self.scheduler.not_created(fresh, [  # what the new run redoes shows as not started in it
+                (step_id, it, seed.loop_params) for (step_id, it), seed in before.items()
+                if (step_id, it) not in seeds or not seeds[(step_id, it)].kept])
             self.scheduler.event("restart", {"run": fresh.run_id, "from_step": from_step,
                                              "iteration": iteration}, instance=fresh)
             self.scheduler.start(fresh)
@@ -436,34 +454,73 @@ class Engine:
         return list(self._recovering)
 
     # --- breakpoints --------------------------------------------------------------------
-    def _split_target(self, target: str) -> tuple[str, str]:
+    def _split_target(self, target: str, *, every_step: bool = False) -> tuple[str, str | None]:
+        """`WORKFLOW.STEP` as a pair; with `every_step`, a bare `WORKFLOW` is (workflow, None)."""
+        if not isinstance(target, str):
+            raise ParamError(f"name a step as 'WORKFLOW.STEP', not {type(target).__name__} {target!r}")
         workflow, dot, step = target.partition(".")
+        if not dot and every_step and workflow:
+            self.definition(workflow)
+            return workflow, None
         if not dot or not step:
             raise ParamError(f"{target!r}: name a step as WORKFLOW.STEP")
         definition = self.definition(workflow)
         definition.step(step)
         return workflow, step
 
+    def _new_breakpoint(self, target: str, when: str | None, pause: str, version: int | None,
+                        instance: int | None, run: int | None, iteration: int | str | None,
+                        name: str | None) -> Breakpoint:
+        """A breakpoint from validated settings, not yet numbered or stored."""
+        workflow, step = self._split_target(target, every_step=pause == "error")
+        if when is not None and not isinstance(when, str):
+            raise ParamError(f"when is an expression as text, such as 'lr > 0.1', not {type(when).__name__}")
+        iteration, condition = check_breakpoint(
+            self.definition(workflow), step, pause=pause, when=when, version=version,
+            latest=self._latest[workflow], instance=instance, run=run, iteration=iteration,
+            namespace=self.namespace,
+        )
+        if name is not None:
+            check_name(name, set())
+        return Breakpoint(0, workflow, step, pause, version, instance, run, iteration, condition, name)
+
+    def same_breakpoint(self, target: str, *, when: str | None = None, pause: str = "before",
+                        version: int | None = None, instance: int | None = None, run: int | None = None,
+                        iteration: int | str | None = None) -> Breakpoint | None:
+        """The breakpoint `set_breakpoint` with these settings would return without creating one."""
+        return self.breakpoint_index.same_as(
+            self._new_breakpoint(target, when, pause, version, instance, run, iteration, None))
+
     def set_breakpoint(self, target: str, *, when: str | None = None, pause: str = "before",
                        version: int | None = None, instance: int | None = None, run: int | None = None,
                        iteration: int | str | None = None, name: str | None = None) -> Breakpoint:
-        """Pause every attempt of WORKFLOW.STEP that reaches the check from now on."""
-        workflow, step = self._split_target(target)
-        definition = self.definition(workflow)
-        iteration, condition = check_breakpoint(
-            definition, step, pause=pause, when=when, version=version, latest=self._latest[workflow],
-            instance=instance, run=run, iteration=iteration, name=name,
-            taken={bp.name for bp in self.breakpoint_index if bp.name}, namespace=self.namespace,
-        )
+        """Pause every attempt of WORKFLOW.STEP that reaches the pause point from now on: `before`
+        its step runs, `after` it returned, or at its `error` (break on failure; a bare WORKFLOW
+        target then covers every step of it).
+
+        Settings identical to an existing breakpoint's (target, scope, pause point, condition)
+        return that breakpoint, as Maestro's upsert does: re-running a cell makes no copy.
+        """
+        wanted = self._new_breakpoint(target, when, pause, version, instance, run, iteration, name)
 
         def add() -> Breakpoint:
-            bp = Breakpoint(self._next_breakpoint, workflow, step, pause, version, instance, run,
-                            iteration, condition, name)
+            existing = self.breakpoint_index.same_as(wanted)
+            if existing is not None:
+                if name is not None and name != existing.name:
+                    raise ParamError(
+                        f"breakpoint {existing.id} on {existing.target} has these settings already"
+                        f"{f', named {existing.name!r}' if existing.name else ''}; use it, or delete it first",
+                        workflow=existing.workflow, step=existing.step)
+                return existing
+            if name is not None:
+                check_name(name, {bp.name for bp in self.breakpoint_index if bp.name})
+            bp = wanted
+            bp.id = self._next_breakpoint
             self._next_breakpoint += 1
             self._store_breakpoint(bp, active=True)
             self.scheduler.add_breakpoint(bp)
-            self.scheduler.event("breakpoint_set", {"id": bp.id, "step": step, "pause_point": pause,
-                                                    "when": when}, workflow=workflow)
+            self.scheduler.event("breakpoint_set", {"id": bp.id, "step": bp.step, "pause_point": pause,
+                                                    "when": when}, workflow=bp.workflow)
             return bp
 
         return self._act(add, drive=False)
@@ -494,6 +551,9 @@ class Engine:
         else:
             found = [bp for bp in self.breakpoint_index if bp.name == selector]
             what = f"breakpoint named {selector!r}"
+            if not found and selector in self._latest:  # a workflow: its breakpoints on every step
+                found = self.breakpoint_index.on_step(selector, None)
+                what = f"breakpoint named {selector!r}, nor one on every step of workflow {selector!r}"
             if not found:
                 names = [bp.name for bp in self.breakpoint_index if bp.name]
                 hint = nearest(selector, names)
@@ -547,7 +607,7 @@ class Engine:
         def release() -> list[Attempt]:
             for a in items:
                 self.scheduler._require_paused(a)
-                self.scheduler._check_resumable(a)
+                self.scheduler._require_resumable(a)
             for a in items:
                 self.scheduler.resume(a, step=step)
             return items
@@ -595,9 +655,54 @@ class Engine:
 
         return self._act(retry_all)
 
-    def set_param(self, attempt: Attempt, name: str, value: Any) -> None:
-        """Change one bound argument of an attempt paused before its step runs."""
-        self._act(lambda: self.scheduler.set_param(attempt, name, value), drive=False)
+    def fail(self, attempts: Attempt | Iterable[Attempt]) -> list[Attempt]:
+        """Let attempts paused at their error fail, as their failure mode says (fail the instance,
+        end the step COMPLETED_WITH_ERROR, ...), and run until quiescent."""
+        items = self._many(attempts)
+        for a in items:
+            if not isinstance(a, Attempt):
+                raise ParamError(f"fail() takes paused attempts (engine.paused()), not {type(a).__name__}")
+
+        def fail_all() -> list[Attempt]:
+            for a in items:
+                self.scheduler._require_error_pause(a)
+            for a in items:
+                self.scheduler.fail(a)
+            return items
+
+        return self._act(fail_all)
+
+    def set_param(self, attempt: Attempt, name: str, value: Any, *, force: bool = False) -> None:
+        """Change one bound argument of an attempt paused before its step runs (or at its error,
+        for the retry). A value of another kind (text for a number) is refused unless `force`."""
+        if not isinstance(force, bool):
+            raise ParamError(f"force is True or False, not {force!r}")
+        self._act(lambda: self.scheduler.set_param(attempt, name, value, force), drive=False)
+
+    def call(self, attempt: Attempt) -> Any:
+        """Call the step's current function with the attempt's params and return its value. Nothing
+        is recorded: the attempt stays paused, as it was. (At a failure to bind, binds afresh.)"""
+        fn, params = self.call_target(attempt)
+        return fn(**params)
+
+    def call_target(self, attempt: Attempt) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """What `call` calls: the step's current function and its keyword arguments."""
+        return by_hand.target(self.scheduler, self._paused_attempt(attempt))
+
+    def debug(self, attempt: Attempt, debugger: Callable[[], Any] | None = None) -> Any:
+        """Open the post-mortem debugger on the attempt's live traceback; without one (after a
+        restart, or a failure to bind), run the step's current function under the debugger with
+        the attempt's params. `debugger` makes a pdb.Pdb-like debugger (default: pdb.Pdb)."""
+        if debugger is not None and not callable(debugger):
+            raise ParamError(f"debugger makes a pdb.Pdb-like debugger (a class such as pdb.Pdb), "
+                             f"not {type(debugger).__name__}")
+        return by_hand.debug(self.scheduler, self._paused_attempt(attempt), debugger)
+
+    def _paused_attempt(self, attempt: Any) -> Attempt:
+        if not isinstance(attempt, Attempt):
+            raise ParamError(f"expected a paused attempt (engine.paused()[0]), not {type(attempt).__name__}")
+        self.scheduler._require_paused(attempt)
+        return attempt
 
     def set_output(self, attempt: Attempt, value: Any) -> None:
         """Change the output of an attempt paused after its step ran."""
@@ -616,7 +721,9 @@ class Engine:
         return self.store.query(query, params)
 
     def results(self, workflow: str, step: str, instance: int | None = None) -> Any:
-        """One row per iteration of a step: loop params, status, attempt, output fields."""
+        """A DataFrame, one row per iteration of a step (per iteration and body step for a foreach
+        of steps): its loop params as it ran with them, status, attempt, `changed` (the params a
+        user changed, when any was) and the output's fields."""
         definition = self.definition(workflow)
         definition.step(step)
         inst = self.instance(workflow, instance)
@@ -635,6 +742,20 @@ class Engine:
     def status_word(self, instance: Instance) -> str:
         """The instance status as users see it: 'paused' for an IN_PROGRESS instance with pauses."""
         return self._status_word(instance)
+
+    def step_status(self, workflow: str, step: str, instance: int | None = None) -> str:
+        """A step's status in an instance (the latest by default), as the `steps` view has it:
+        PAUSED while an iteration is paused, its ending once it ended (or BLOCKED behind a failed
+        step), RUNNING in between, and NOT_CREATED before it starts in the current run."""
+        self.definition(workflow).step(step)
+        if instance is not None and (isinstance(instance, bool) or not isinstance(instance, int)):
+            raise ParamError(f"instance is a whole number, not {instance!r}", workflow=workflow)
+        inst = self.instance(workflow, instance)
+        if not self.busy:
+            self.flush()
+        frame = self.store.query("SELECT status FROM steps WHERE workflow = ? AND instance_id = ? AND step_id = ?",
+                                 [workflow, inst.instance_id, step])
+        return str(frame.status[0]) if len(frame) else StepStatus.NOT_CREATED.value
 
     def progress(self, instance: Instance) -> list[tuple[str, str, int, str | None]]:
         """(step, status, iterations, first error line) for every step of `instance` that has begun."""

@@ -66,11 +66,15 @@ class InlineExecutor:
 
 
 class ThreadExecutor:
-    """Runs steps on a thread pool; `workers` defaults to the CPU count."""
+    """Runs steps on a pool of `workers` threads (default: one per CPU)."""
 
     inline = False
 
     def __init__(self, workers: int | None = None):
+        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+            from ..errors import ParamError
+
+            raise ParamError(f"workers must be a whole number >= 1 (or None: one per CPU), not {workers!r}")
         self.workers = workers or os.cpu_count() or 2
         self._pool: ThreadPoolExecutor | None = None
 
@@ -95,28 +99,33 @@ class ThreadExecutor:
 DASK_SCHEMES = ("tcp://", "tls://", "ucx://", "ws://", "wss://", "inproc://")
 
 
-def make_executor(spec: Any) -> Executor:
-    """An executor from its name: 'inline', 'threads', 'dask' (a LocalCluster), 'dask://ADDRESS'
-    or a scheduler address ('tcp://host:8786'); a distributed Client or Cluster; or an Executor."""
+def make_executor(spec: Any, workers: int | None = None) -> Executor:
+    """An executor from its name: 'inline' (the default), 'threads' (with `workers` threads),
+    'dask' (a LocalCluster), 'dask://ADDRESS' or a scheduler address ('tcp://host:8786'); a
+    distributed Client or Cluster; or an Executor."""
+    from ..errors import ParamError
+
     if spec is None or spec == "inline":
+        if workers is not None:
+            raise ParamError("workers is the size of the 'threads' executor's pool; give executor='threads'")
         return InlineExecutor()
     if spec == "threads":
-        return ThreadExecutor()
+        return ThreadExecutor(workers)
     if isinstance(spec, str):
         if spec == "dask" or spec.startswith("dask://") or spec.startswith(DASK_SCHEMES):
             from .dask_executor import DaskExecutor
 
+            if workers is not None:
+                raise ParamError("workers is the size of the 'threads' executor's pool; a Dask cluster has its own")
             address = spec.removeprefix("dask://") if spec != "dask" else None
             if address == "":
-                from ..errors import ParamError
-
                 raise ParamError("executor 'dask://' names no scheduler; use 'dask://HOST:PORT', or 'dask' "
                                  "for a LocalCluster")
             return DaskExecutor(address=address)
-        from ..errors import ParamError
-
         raise ParamError(f"unknown executor {spec!r}; use 'inline', 'threads', 'dask', 'dask://ADDRESS' "
                          "or an Executor object")
+    if workers is not None:
+        raise ParamError("workers is the size of the 'threads' executor's pool; set it on your Executor object")
     if _is_dask(spec):
         from .dask_executor import DaskExecutor
 

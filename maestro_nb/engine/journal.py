@@ -24,6 +24,7 @@ class Journal:
         self._dirty: list[Attempt] = []
         self._dirty_instances: dict[Instance, None] = {}
         self._events: list[tuple] = []
+        self._not_created: list[tuple] = []  # attempt rows marking iterations a new run will redo
         self._last_flush = time.monotonic()
         self._pause_pending = False
         self.revision = 0  # counts changes, so that a display can tell cheaply whether to redraw
@@ -37,6 +38,18 @@ class Journal:
     def journal_instance(self, instance: Instance) -> None:
         self.revision += 1
         self._dirty_instances[instance] = None
+
+    def not_created(self, instance: Instance, iterations: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Record, in the instance's new run, that these (step, iteration, loop params) will run
+        again: until their first attempt exists they read NOT_CREATED, not the old run's result.
+        Written with the new run's instance row, in one transaction."""
+        at = [time.time()]
+        for step_id, iteration, loop_params in iterations:
+            self._not_created.append((
+                None, instance.workflow, instance.instance_id, instance.run_id, step_id, iteration,
+                json.dumps(loop_params) if loop_params else "{}", 0, "NOT_CREATED", None, None, None,
+                None, None, ["NOT_CREATED"], at, None, None, None,
+            ))
 
     def event(self, kind: str, detail: dict[str, Any], instance: Instance | None = None,
               attempt: Attempt | None = None, workflow: str | None = None,
@@ -64,22 +77,28 @@ class Journal:
         instances = list(self._dirty_instances)
         self._dirty_instances.clear()
         events, self._events = self._events, []
+        marks, self._not_created = self._not_created, []
         try:
-            self._write(dirty, instances, events)
+            self._write(dirty, instances, events, marks)
         except BaseException:
             for a in dirty:
                 a.queued = True
             self._dirty = dirty + self._dirty
             self._dirty_instances = dict.fromkeys(instances) | self._dirty_instances
             self._events = events + self._events
+            self._not_created = marks + self._not_created
             raise
         for a in dirty:
             a.queued = False
         self._last_flush = time.monotonic()
         self._pause_pending = False
 
-    def _write(self, dirty: list[Attempt], instances: list[Instance], events: list[tuple]) -> None:
+    def _write(self, dirty: list[Attempt], instances: list[Instance], events: list[tuple],
+               marks: list[tuple]) -> None:
         rows = []
+        if marks:  # before the run's own rows: an attempt written in the same flush comes after
+            first = self.store.next_seq(len(marks))
+            rows += [(first + i,) + mark[1:] for i, mark in enumerate(marks)]
         if dirty:
             first = self.store.next_seq(len(dirty))
             encode, encode_params = self.codec.encode, self.codec.encode_params
@@ -89,12 +108,15 @@ class Journal:
                 loop_text = json.dumps(loop_params) if loop_params else "{}"
                 # A step bound to its loop params alone: the same JSON text, encoded once.
                 same = params == loop_params and (len(params) < 2 or list(params) == list(loop_params))
+                error = a.error
                 rows.append((
                     first + offset, inst.workflow, inst.instance_id, inst.run_id, a.node.step.id,
                     a.iteration, loop_text, a.number,
                     a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
-                    loop_text if same else encode_params(params), encode(a.output), a.error,
-                    a.transition_names(), a.times,
+                    loop_text if same else encode_params(params), encode(a.output),
+                    None if error is None else error.message, a.transition_names(), a.times,
+                    None if error is None else error.type, None if error is None else error.traceback,
+                    sorted(a.changed) if a.changed else None,
                 ))
         inst_rows = []
         if instances:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..models.definition import IterationSpace, StepDefinition, WorkflowDefinition
+from ..models.failure import Failure
 from ..models.status import (
     ALLOWED_TRANSITIONS,
     InstanceStatus,
@@ -20,7 +21,7 @@ from ..models.status import (
     check_transition,
 )
 
-__all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP", "NO_HOLDS"]
+__all__ = ["Attempt", "Node", "Frame", "Instance", "HOLD_KEPT", "HOLD_STEP", "NO_HOLDS", "NO_CHANGES"]
 
 S = StepStatus
 HOLD_KEPT = 0  # paused by a breakpoint deleted with --keep-paused: released only by hand
@@ -37,6 +38,7 @@ _STATUSES = tuple(S)
 _STATUS_NUMBER = {status: number for number, status in enumerate(_STATUSES)}
 _NAMES: dict[bytes, tuple[str, ...]] = {}  # status-number sequence -> its names, shared by rows
 NO_HOLDS: frozenset[int] = frozenset()  # `paused_by` of an attempt no breakpoint holds
+NO_CHANGES: frozenset[str] = frozenset()  # `changed` of an attempt whose params are as bound
 
 
 class BoundParams(dict):
@@ -58,7 +60,7 @@ class Attempt:
     __slots__ = (
         "instance", "node", "index", "iteration", "loop_params", "number", "status", "_statuses",
         "times", "params", "output", "error", "pause_point", "paused_by", "queued",
-        "scope", "child", "failures", "platform_failures",
+        "scope", "child", "failures", "platform_failures", "changed",
     )
 
     def __init__(self, node: Node, index: int | None, iteration: str, loop_params: dict[str, Any],
@@ -74,7 +76,7 @@ class Attempt:
         self.times: list[float] = [time.time()]  # when each status in the history began
         self.params = BoundParams()
         self.output: Any = None
-        self.error: str | None = None
+        self.error: Failure | None = None
         self.pause_point: str | None = None
         self.paused_by: set[int] | frozenset[int] = NO_HOLDS
         self.queued = False
@@ -82,6 +84,7 @@ class Attempt:
         self.child: Instance | None = None
         self.failures = 0  # user failures of this iteration before this attempt: the retry budget
         self.platform_failures = 0  # and platform failures (a worker died): a budget of their own
+        self.changed: frozenset[str] = NO_CHANGES  # params the user changed, kept by a retry
         self.instance.journal(self)
 
     @property
@@ -119,6 +122,14 @@ class Attempt:
     def history(self, entries: list[tuple[StepStatus, float]]) -> None:
         self._statuses = bytearray(_STATUS_NUMBER[StepStatus(status)] for status, _ in entries)
         self.times = [at for _, at in entries]
+
+    @property
+    def paused_from(self) -> StepStatus | None:
+        """The status the attempt paused from (EVALUATING_PARAMS: its arguments could not be
+        bound; RUNNING: its step ran), or None if it is not paused."""
+        if self.status is not S.PAUSED or len(self._statuses) < 2:
+            return None
+        return _STATUSES[self._statuses[-2]]
 
     def transition_names(self) -> tuple[str, ...]:
         """The status names of `history`, oldest first (a tuple shared between attempts)."""
@@ -169,9 +180,9 @@ class Node:
         self.dispatching = False  # the dispatch loop is running: a freed slot is its to fill
         self.output_given = False
         self.ended: dict[StepStatus, int] = {}  # finished iterations by their last status
-        self.first_error: tuple[int, str] | None = None  # (index, error) of the first failed iteration
+        self.first_error: tuple[int, Failure] | None = None  # (index, error) of the first failed iteration
 
-    def count_ended(self, index: int, status: StepStatus, error: str | None) -> None:
+    def count_ended(self, index: int, status: StepStatus, error: Failure | None) -> None:
         """Count a finished iteration, keeping the error of the lowest failed index."""
         self.ended[status] = self.ended.get(status, 0) + 1
         if error and (self.first_error is None or index < self.first_error[0]):
@@ -206,7 +217,7 @@ class Frame:
     """One level of a DAG being executed: the top level, or one iteration of a foreach body."""
 
     __slots__ = ("instance", "parent", "parent_index", "path", "scope", "loop_params", "nodes",
-                 "successors", "remaining")
+                 "successors", "remaining", "absent")
 
     def __init__(self, instance: Instance, steps: tuple[StepDefinition, ...], scope: dict[str, Any],
                  loop_params: dict[str, Any], parent: Node | None = None, parent_index: int | None = None):
@@ -216,6 +227,9 @@ class Frame:
         self.path = parent.iteration_label(parent_index) if parent is not None else ""
         self.scope = scope
         self.loop_params = loop_params
+        # Upstream steps that ended without running (SKIPPED, UNSATISFIED): expressions read them
+        # as None; a function's argument of that name is unbound (its default applies).
+        self.absent: set[str] = set(parent.frame.absent) if parent is not None else set()
         self.nodes = {step.id: Node(step, self) for step in steps}
         self.successors: dict[str, list[Node]] = {step.id: [] for step in steps}
         for step in steps:
@@ -273,6 +287,11 @@ class Instance:
 
     def __repr__(self) -> str:
         return f"<Instance {self.label} run {self.run_id} {self.status.value}>"
+
+
+def with_absent(scope: dict[str, Any], absent: set[str]) -> dict[str, Any]:
+    """What an expression sees: the scope, and None for each upstream step that did not run."""
+    return {**dict.fromkeys(absent), **scope} if absent else scope
 
 
 def outcome_code(status: StepStatus) -> int:

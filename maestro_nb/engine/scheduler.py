@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ExpressionError, MaestroError, PlatformError, StateError
 from ..models.definition import FailureMode
+from ..models.failure import Failure, type_name
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
 from .binding import Binder
@@ -40,6 +41,7 @@ from .runtime import (
     descendants,
     outcome_code,
     root_of,
+    with_absent,
 )
 from .seeds import Seed
 
@@ -105,10 +107,9 @@ class Scheduler(Journal, PauseControls):
             return
         if step.condition is not None:
             try:
-                go = bool(step.condition.evaluate(frame.scope))
+                go = bool(step.condition.evaluate(with_absent(frame.scope, frame.absent)))
             except Exception as exc:  # an ExpressionError, or a value with no truth (a Series)
-                text = exc.message if isinstance(exc, ExpressionError) else f"{type(exc).__name__}: {exc}"
-                self._node_record(node, S.FATALLY_FAILED, error=f"if: {text}")
+                self._node_record(node, S.FATALLY_FAILED, error=_found("if", exc))
                 return
             if not go:
                 self._node_record(node, S.SKIPPED)
@@ -116,11 +117,10 @@ class Scheduler(Journal, PauseControls):
         node.status = S.CREATED
         if step.foreach is not None:
             try:
-                node.space = step.foreach.expand({**frame.scope, **frame.loop_params})
+                node.space = step.foreach.expand({**with_absent(frame.scope, frame.absent), **frame.loop_params})
                 node.total = len(node.space)
             except (ExpressionError, TypeError, ValueError) as exc:
-                text = exc.message if isinstance(exc, MaestroError) else f"{type(exc).__name__}: {exc}"
-                self._node_record(node, S.FATALLY_FAILED, error=f"foreach: {text}")
+                self._node_record(node, S.FATALLY_FAILED, error=_found("foreach", exc))
                 return
         else:
             node.total = 1
@@ -132,7 +132,7 @@ class Scheduler(Journal, PauseControls):
         node.status = S.RUNNING
         self._dispatch(node)
 
-    def _node_record(self, node: Node, status: StepStatus, error: str | None = None) -> None:
+    def _node_record(self, node: Node, status: StepStatus, error: Failure | None = None) -> None:
         """A step that ends without running (skipped, unsatisfied, or failed to expand)."""
         a = Attempt(node, None, node.frame.path, dict(node.frame.loop_params), 1, node.frame.scope)
         if status is S.FATALLY_FAILED:
@@ -270,6 +270,7 @@ class Scheduler(Journal, PauseControls):
         a.pause_point = seed.pause_point
         a.paused_by = set(seed.paused_by)
         a.error = seed.error
+        a.changed = seed.changed
         a.node.active -= 1
         for bp_id in a.paused_by:
             bp = self.breakpoints.by_id.get(bp_id)
@@ -308,7 +309,9 @@ class Scheduler(Journal, PauseControls):
         try:
             call = self._prepare(a)
         except Exception as exc:  # binding failed (an expression, a missing name): the attempt fails
-            a.error = exc.message if isinstance(exc, MaestroError) else f"{type(exc).__name__}: {exc}"
+            a.error = Failure.from_exception(exc, keep=True)
+            if self._pause_at_error(a):
+                return
             a.transition(S.FATALLY_FAILED)
             self._attempt_failed(a, retry=False)
             return
@@ -318,23 +321,37 @@ class Scheduler(Journal, PauseControls):
         self._run(a, call, step.kind)
 
     def _run_released(self, a: Attempt) -> None:
+        if a.pause_point == "error":  # released (its breakpoint deleted): it fails, as it would have
+            self._let_fail(a)
+            return
         a.error = None  # a paused attempt's only note is why a condition paused it: spent now
         if a.pause_point == "after":
             self._succeed(a)
             return
-        a.transition(S.RUNNING)
         fn = self.namespace.get(a.node.step.target) if a.node.step.kind == "run" else None
         if a.node.step.kind == "run" and not callable(fn):
-            a.error = f"{a.node.step.target!r} is not defined in the kernel namespace"
+            a.error = Failure("MaestroError", f"{a.node.step.target!r} is not defined in the kernel namespace")
             a.transition(S.FATALLY_FAILED)
             self._attempt_failed(a, retry=False)
             return
+        a.transition(S.RUNNING)
         self._run(a, fn, a.node.step.kind)
 
+    def _let_fail(self, a: Attempt) -> None:
+        """End an attempt paused at its error as it would have ended without the breakpoint: its
+        failure mode decides what happens to the rest (its retries were spent already)."""
+        status = S.FATALLY_FAILED if a.paused_from is S.EVALUATING_PARAMS else S.USER_FAILED
+        if a.error is not None:
+            a.error = a.error.forget_exception()
+        a.transition(status)
+        self._finish_iteration(a, status, None)
+
     def _prepare(self, a: Attempt) -> Callable[[], Any] | None:
-        """Bind the attempt's arguments; return what the executor will call."""
+        """Bind the attempt's arguments (the params a user changed before a retry win); return
+        what the executor will call."""
         step = a.node.step
         scope = a.scope
+        given = {n: a.params[n] for n in a.changed if n in a.params} if a.changed else None
         if step.kind == "run":
             fn = self.namespace.get(step.target)
             if fn is None or not callable(fn):
@@ -348,13 +365,14 @@ class Scheduler(Journal, PauseControls):
                     + (f"; did you mean {hint!r}?" if hint else ""), step=step.id,
                 )
             a.params = BoundParams(self.binder.bind_call(
-                step, fn, scope, a.loop_params, a.instance.upstream(step.id), a.instance.all_steps))
+                step, fn, scope, a.loop_params, a.instance.upstream(step.id), a.instance.all_steps,
+                absent=a.node.frame.absent, given=given))
             return fn
-        params = self.binder.step_params(step, scope, a.loop_params)
+        params = self.binder.step_params(step, scope, a.loop_params, a.node.frame.absent)
         if step.kind == "sql":
-            a.params = BoundParams({**a.instance.params, **a.loop_params, **params})
+            a.params = BoundParams({**a.instance.params, **a.loop_params, **params, **(given or {})})
         else:
-            a.params = BoundParams({**a.loop_params, **params})
+            a.params = BoundParams({**a.loop_params, **params, **(given or {})})
         return None
 
     def _run(self, a: Attempt, fn: Callable[[], Any] | None, kind: str) -> None:
@@ -425,20 +443,23 @@ class Scheduler(Journal, PauseControls):
                 return
             self._succeed(a)
         elif isinstance(value, PlatformError):  # its worker died, or the cluster went away
-            a.error = value.message
+            a.error = Failure.from_exception(value)
             a.transition(S.PLATFORM_FAILED)
             self._attempt_failed(a, retry=value.retryable, platform=True)
         elif not isinstance(value, Exception):  # the user interrupted the kernel: stop the instance
-            a.error = f"interrupted ({type(value).__name__})"
+            a.error = Failure(type_name(value), "interrupted")
             a.transition(S.INTERRUPTED)
-            self.event("interrupt", {"error": a.error}, attempt=a)
+            self.event("interrupt", {"error": str(a.error)}, attempt=a)
             self._finish_iteration(a, S.INTERRUPTED, None)
             root = root_of(a.instance)
             if not root.stopping:
                 self._stop_tree(root)  # the whole tree: a parent must not retry its stopped child
             self.interrupt()
         else:
-            a.error = _describe(value)
+            a.error = Failure.from_exception(value, keep=True)
+            if a.failures >= a.node.step.retry.limit and self._pause_at_error(a):
+                return
+            a.error = a.error.forget_exception()
             a.transition(S.USER_FAILED)
             self._attempt_failed(a, retry=True)
 
@@ -456,7 +477,7 @@ class Scheduler(Journal, PauseControls):
             nxt.failures = a.failures + (not platform)
             nxt.platform_failures = a.platform_failures + platform
             a.node.live[a.index] = nxt
-            detail = {"attempt": a.number + 1, "error": a.error}
+            detail = {"attempt": a.number + 1, "error": str(a.error)}
             if platform:
                 detail["platform"] = True
             self.event("retry", detail, attempt=a)
@@ -466,6 +487,14 @@ class Scheduler(Journal, PauseControls):
             (self.ready if a.instance.held is None else a.instance.held).append(nxt)
             return
         self._finish_iteration(a, a.status, None)
+
+    def _pause_at_error(self, a: Attempt) -> bool:
+        """Break on failure: pause `a`, whose step failed for good, when an `error` breakpoint
+        matches; it keeps its live exception while paused. An ending instance does not pause."""
+        if not (a.instance.failing or a.instance.stopping) and self._check(a, "error"):
+            return True
+        a.error = a.error.forget_exception() if a.error is not None else None
+        return False
 
     def _check(self, a: Attempt, point: str) -> bool:
         """The breakpoint check: pause `a` if any breakpoint (or a step trap) matches."""
@@ -511,7 +540,7 @@ class Scheduler(Journal, PauseControls):
         self._complete_index(a.node, a.index, status, output, a.error if status.failed else None)
 
     def _complete_index(self, node: Node, key: int | None, status: StepStatus, output: Any,
-                        error: str | None = None) -> None:
+                        error: Failure | None = None) -> None:
         index = key or 0
         node.live.pop(key, None)
         code = outcome_code(status)
@@ -547,6 +576,8 @@ class Scheduler(Journal, PauseControls):
         frame = node.frame
         if status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) or (status is S.SKIPPED and node.output_given):
             frame.scope[node.step.id] = node.output()
+        elif status in (S.SKIPPED, S.UNSATISFIED):
+            frame.absent.add(node.step.id)  # it did not run: expressions downstream read it as None
         frame.remaining -= 1
         last = frame.remaining == 0  # decided now: a successor that ends at once finishes the frame
         for successor in frame.successors[node.step.id]:
@@ -692,12 +723,16 @@ class Scheduler(Journal, PauseControls):
         """Run until quiescent: nothing ready, nothing in flight, nothing in the inbox.
 
         Changes are flushed when a pause is pending and the ready queue has drained, every
-        FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time.
+        FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time. The inbox
+        (results from workers, actions from other threads) is answered after every attempt.
         """
         ready = self.ready
+        inbox = self.inbox
         while True:
             while ready:
                 self._start_attempt(ready.popleft())
+                while not inbox.empty():  # results and actions are answered between attempts, not at the end
+                    self.handle(inbox.get())
                 if self._dirty and (
                     (self._pause_pending and not ready)
                     or len(self._dirty) >= FLUSH_ROWS
@@ -765,10 +800,7 @@ def _trapped(a: Attempt, frame: Frame, steps: frozenset[str], index: int | None)
     return False
 
 
-def _describe(error: Any) -> str:
-    if isinstance(error, MaestroError):
-        return error.message
-    if isinstance(error, BaseException):
-        lines = traceback.format_exception(type(error), error, error.__traceback__)
-        return "".join(lines[-1:]).strip() + "\n" + "".join(lines).strip()
-    return str(error)
+def _found(where: str, error: Exception) -> Failure:
+    """A failure the engine found while starting a step (its `if:`, its foreach values)."""
+    text = error.message if isinstance(error, ExpressionError) else f"{type(error).__name__}: {error}"
+    return Failure(type_name(error), f"{where}: {text}")

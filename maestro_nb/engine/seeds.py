@@ -14,6 +14,7 @@ import networkx as nx
 
 from ..errors import UnknownNameError
 from ..models.definition import WorkflowDefinition
+from ..models.failure import Failure
 from ..models.status import StepStatus
 from ..store import Store, ValueCodec
 from ..store.values import NotPersisted
@@ -37,9 +38,10 @@ class Seed:
     pause_point: str | None = None
     paused_by: set[int] = field(default_factory=set)
     history: list[tuple[StepStatus, float]] = field(default_factory=list)
-    error: str | None = None
+    error: Failure | None = None
     failures: int = 0  # USER_FAILED attempts of this iteration in its run: the retries used
     platform_failures: int = 0  # PLATFORM_FAILED ones: the platform retries used
+    changed: frozenset[str] = frozenset()  # params the user changed
 
     @property
     def kept(self) -> bool:
@@ -53,7 +55,7 @@ def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tupl
     memory = memory_outputs(instance) if instance.root is not None else {}
     seeds: dict[tuple[str, str], Seed] = {}
     for (step_id, it, number, status, run_id, output, params, loop_params, pause_point, paused_by,
-         transitions, times, error, failures, platform_failures) in rows:
+         transitions, times, error, failures, error_type, traceback, changed, platform_failures) in rows:
         if step_id not in instance.all_steps:
             continue
         value = codec.decode(output)
@@ -63,8 +65,9 @@ def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tupl
             status=S(status), number=number, run_id=run_id, output=value,
             params=codec.decode_params(params), loop_params=json.loads(loop_params or "{}"),
             pause_point=pause_point, paused_by=set(paused_by or ()),
-            history=[(S(t), at) for t, at in zip(transitions, times)], error=error, failures=failures,
-            platform_failures=platform_failures,
+            history=[(S(t), at) for t, at in zip(transitions, times)],
+            error=Failure.from_stored(error_type, error, traceback), failures=failures,
+            changed=frozenset(changed or ()), platform_failures=platform_failures,
         )
     return seeds
 

@@ -38,7 +38,8 @@ def select(session: KernelSession, workflow: str | None, step: str | None, *, in
         f"--iteration {iteration}" if iteration is not None else None,
         " ".join(f"{k}={v!r}" for k, v in filters.items()) or None) if p)
     if not attempts:
-        raise UsageError(f"nothing paused matches {described}; {len(collection)} paused attempts are in `paused`")
+        raise UsageError(f"nothing paused matches {described}; {len(collection)} paused attempts are in "
+                         f"`{session.paused_variable()}`")
     if len(attempts) > 1 and not every:
         raise UsageError(f"{len(attempts)} paused attempts match{' ' + described if described else ''}; "
                          "narrow with --instance N, --iteration K or name=value, or act on all with --all")

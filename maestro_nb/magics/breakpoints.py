@@ -14,30 +14,47 @@ if TYPE_CHECKING:
 __all__ = ["set_breakpoint", "list_breakpoints", "delete_breakpoint"]
 
 
+def _on(bp: Breakpoint) -> str:
+    return f"every step of {bp.workflow}" if bp.step is None else bp.target
+
+
 def _describe(bp: Breakpoint) -> str:
     when = f" when {bp.condition.source}" if bp.condition is not None else ""
-    return f"breakpoint {bp.id} on {bp.target}: {bp.pause_point}{when}, {bp.scope_text}"
+    return f"breakpoint {bp.id} on {_on(bp)}: {bp.pause_point}{when}, {bp.scope_text}"
 
 
-def set_breakpoint(session: KernelSession, workflow: str, step: str, *, when: str | None = None,
-                   after: bool = False, version: int | None = None, instance: int | None = None,
+def set_breakpoint(session: KernelSession, workflow: str, step: str | None, *, when: str | None = None,
+                   pause: str = "before", version: int | None = None, instance: int | None = None,
                    run: int | None = None, iteration: str | None = None, name: str | None = None) -> Text:
-    """Pause every attempt of WF.STEP that reaches the check from now on; bind its variable."""
+    """Pause every attempt of WF.STEP (every step of WF, at the error point) that reaches the pause
+    point from now on; bind its variable. Settings that match a breakpoint return that one."""
     engine = session.engine
-    engine.definition(workflow).step(step)  # unknown names fail here, with a hint
+    definition = engine.definition(workflow)  # unknown names fail here, with a hint
+    if step is not None:
+        definition.step(step)
+    target = workflow if step is None else f"{workflow}.{step}"
+    settings = dict(when=when, pause=pause, version=version, instance=instance, run=run, iteration=iteration)
+    existing = engine.same_breakpoint(target, **settings)
+    if existing is not None and name in (None, existing.name):  # the cell ran again
+        bound = session.push_breakpoint(existing)
+        return Text([f"{_describe(existing)}; set already, {_where(session, existing.name, bound, step)}"])
     variable = session.variable_name(workflow, step, name)
-    bp = engine.set_breakpoint(f"{workflow}.{step}", when=when, pause="after" if after else "before",
-                               version=version, instance=instance, run=run, iteration=iteration, name=variable)
-    bound = session.push_breakpoint(bp)
-    where = f"paused attempts go in `{bound}`" if bound else f"`{variable}` is your own variable; use paused.where(step={step!r})"
-    return Text([f"{_describe(bp)}; {where}"])
+    bp = engine.set_breakpoint(target, name=variable, **settings)
+    return Text([f"{_describe(bp)}; {_where(session, variable, session.push_breakpoint(bp), step)}"])
+
+
+def _where(session: KernelSession, variable: str | None, bound: str | None, step: str | None) -> str:
+    if bound:
+        return f"paused attempts go in `{bound}`"
+    show = f"{session.paused_variable()}.where(step={step!r})" if step is not None else session.paused_variable()
+    return f"`{variable}` is your own variable; use {show}"
 
 
 def list_breakpoints(session: KernelSession) -> Table:
     """Every active breakpoint, with its variable and how many attempts it holds."""
     rows = []
     for bp in session.engine.breakpoints():
-        rows.append((bp.id, bp.name or "", bp.target, bp.pause_point,
+        rows.append((bp.id, bp.name or "", _on(bp), bp.pause_point,
                      bp.condition.source if bp.condition is not None else "", bp.scope_text, len(bp.paused)))
     return Table("breakpoints", ("id", "variable", "step", "pause", "when", "scope", "paused"), rows,
                  empty="none (set one with %breakpoint WF.STEP)")

@@ -218,6 +218,13 @@ def _mermaid_class(word: str) -> str | None:
 
 
 # --- a run --------------------------------------------------------------------------------------
+NOT_STARTED = StepStatus.NOT_CREATED.value  # an iteration a restart will redo, not begun in this run
+
+
+def _word(status: str) -> str:
+    return "not started" if status == NOT_STARTED else status
+
+
 @dataclass(repr=False)
 class StepLine:
     """One step of an instance: its iterations counted by status, and the first error."""
@@ -230,23 +237,28 @@ class StepLine:
     error: str | None = None
 
     @property
+    def _started(self) -> bool:
+        """Some iteration has begun in the current run (NOT_CREATED: a restart will redo it)."""
+        return any(status != NOT_STARTED for status in self.counts)
+
+    @property
     def text(self) -> str:
-        if not self.counts:
+        if not self._started:
             return "not started"
         ordered = sorted(self.counts.items(), key=lambda kv: _STATUS_ORDER.get(kv[0], 99))
         if not self.iterations and len(ordered) == 1 and ordered[0][1] == 1:
             return ordered[0][0]
         total = sum(self.counts.values())
-        return f"{total} iteration{'s' if total != 1 else ''}: " + ", ".join(f"{n} {s}" for s, n in ordered)
+        return f"{total} iteration{'s' if total != 1 else ''}: " + ", ".join(f"{n} {_word(s)}" for s, n in ordered)
 
     def html(self) -> str:
-        if not self.counts:
+        if not self._started:
             return _esc(self.text)
         ordered = sorted(self.counts.items(), key=lambda kv: _STATUS_ORDER.get(kv[0], 99))
         if not self.iterations and len(ordered) == 1 and ordered[0][1] == 1:
             return _status_html(ordered[0][0])
         total = sum(self.counts.values())
-        parts = ", ".join(f"{n} {_status_html(s)}" for s, n in ordered)
+        parts = ", ".join(f"{n} {_status_html(_word(s))}" for s, n in ordered)
         return f"{total} iteration{'s' if total != 1 else ''}: {parts}"
 
     @property
@@ -256,7 +268,7 @@ class StepLine:
                        "STOPPED", "COMPLETED_WITH_ERROR"):
             if status in self.counts:
                 return status
-        if not self.counts:
+        if not self._started:
             return ""
         return min(self.counts, key=lambda s: _STATUS_ORDER.get(s, 99))
 

@@ -30,9 +30,10 @@ _ATTRIBUTE = "maestro_nb_session"
 class KernelSession:
     """One shell's engine, state file and kernel variables (`paused`, one per breakpoint)."""
 
-    def __init__(self, shell: Any, executor: str = "inline"):
+    def __init__(self, shell: Any, executor: str = "inline", workers: int | None = None):
         self.shell = shell
         self.executor = executor
+        self.workers = workers
         self.db_path: str | None = None  # None: MAESTRO_NB_DB, else maestro_nb.duckdb
         self._engine: Engine | None = None
         self._ours: dict[str, Any] = {}  # variables we pushed: name -> object
@@ -55,7 +56,7 @@ class KernelSession:
         from ..engine.engine import Engine, default_db_path
 
         target = path if path is not None else default_db_path()
-        engine = Engine(target, self.shell.user_ns, executor=self.executor)
+        engine = Engine(target, self.shell.user_ns, executor=self.executor, workers=self.workers)
         self._engine = engine
         if not self._exit_hook:
             # Closing at kernel exit checkpoints the file, so no .wal is left beside it.
@@ -101,6 +102,12 @@ class KernelSession:
                 raise MaestroError(f"cannot open state file {target}: {str(exc).splitlines()[0]}") from None
         elif not os.path.isdir(os.path.dirname(os.path.abspath(target))):
             raise MaestroError(f"cannot create state file {target}: its folder does not exist")
+
+    def use_executor(self, executor: str, workers: int | None) -> None:
+        """Run step code on `executor` ('inline' or 'threads', with `workers` threads) from now on."""
+        if self._engine is not None:
+            self._engine.use_executor(executor, workers=workers if executor == "threads" else None)
+        self.executor, self.workers = executor, workers
 
     def close(self) -> None:
         """Close the engine (waiting for a background run) and drop its breakpoint variables."""
@@ -155,6 +162,21 @@ class KernelSession:
         self._warn(f"maestro_nb: `{PAUSED_NAME}` and `{PAUSED_FALLBACK}` are your own variables; "
                    "paused attempts are in maestro_nb.magics.current_engine().paused()")
 
+    def paused_variable(self) -> str:
+        """The variable that holds the live `paused` collection now, for messages to name. If the
+        user rebound it, the collection goes (back) in whichever of `paused` and `maestro_paused`
+        is free; when neither is, messages name the engine call that lists paused attempts."""
+        if self.paused_name is not None and self._is_ours(self.paused_name):
+            return self.paused_name
+        from .variables import PausedAttempts
+
+        for name in (PAUSED_NAME, PAUSED_FALLBACK):
+            if self.name_free(name):
+                self._push(name, PausedAttempts(self, title="paused"))
+                self.paused_name = name
+                return name
+        return "maestro_nb.magics.current_engine().paused()"
+
     def _warn(self, message: str) -> None:
         if not self._warned:
             self._warned = True
@@ -167,8 +189,9 @@ class KernelSession:
 
         return PausedAttempts(self, title="paused")
 
-    def variable_name(self, workflow: str, step: str, requested: str | None) -> str:
-        """The variable a new breakpoint's paused attempts go in: `--as NAME`, else `bp_<step>`."""
+    def variable_name(self, workflow: str, step: str | None, requested: str | None) -> str:
+        """The variable a new breakpoint's paused attempts go in: `--as NAME`, else `bp_<step>`
+        (`bp_<workflow>` for a breakpoint on every step of a workflow)."""
         taken = {bp.name for bp in self.engine.breakpoints() if bp.name}
         if requested is not None:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", requested):
@@ -180,13 +203,13 @@ class KernelSession:
             if not self.name_free(requested):
                 raise MaestroError(f"--as {requested!r}: that is one of your variables; choose another name")
             return requested
-        base = _identifier(f"bp_{step}")
-        candidates = [base, _identifier(f"bp_{workflow}_{step}")]
+        base = _identifier(f"bp_{step if step is not None else workflow}")
+        candidates = [base, _identifier(f"bp_{workflow}_{step if step is not None else 'steps'}")]
         candidates += [f"{candidates[1]}_{n}" for n in range(2, 1000)]
         for name in candidates:
             if name not in taken and self.name_free(name):
                 return name
-        raise MaestroError(f"no free variable name for a breakpoint on {workflow}.{step}; use --as NAME")
+        raise MaestroError(f"no free variable name for a breakpoint on {workflow}.{step or '*'}; use --as NAME")
 
     def push_breakpoint(self, bp: Breakpoint) -> str | None:
         """Bind the breakpoint's variable (its name); None when a user variable holds that name."""
@@ -218,11 +241,11 @@ def _identifier(text: str) -> str:
     return re.sub(r"\W", "_", text)
 
 
-def session_for(shell: Any, executor: str | None = None) -> KernelSession:
+def session_for(shell: Any) -> KernelSession:
     """The shell's session, created on first use."""
     session = getattr(shell, _ATTRIBUTE, None)
     if session is None:
-        session = KernelSession(shell, executor or "inline")
+        session = KernelSession(shell)
         setattr(shell, _ATTRIBUTE, session)
     return session
 

@@ -1,7 +1,9 @@
 """Background runs: a display that updates in place until the instance is quiescent.
 
 The scheduler's listener only wakes the refresher thread (it runs on the driving thread and
-must not block); the refresher renders the run summary and updates the display.
+must not block); the refresher renders the run summary and updates the display. Rendering
+reads what the driver has written (it flushes at every pause and at least every 0.5 s while
+busy) and never waits for the driver: a cell that starts a background run returns at once.
 """
 
 from __future__ import annotations
@@ -52,9 +54,6 @@ class LiveRun:
             self.handle.update(self._render())
 
     def _render(self) -> Any:
-        engine = self.session.engine
-        if engine.busy:
-            engine.flush()
         assert self.instance is not None
         return run_view(self.session, self.instance)
 

@@ -13,7 +13,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Unicode
+from traitlets import Int, Unicode, observe
 
 from ..errors import nearest
 from . import actions, breakpoints, reports, statefile, workflows
@@ -141,9 +141,11 @@ WORKFLOW_COMMANDS: dict[str, Command] = {
 
 # --- %breakpoint ---------------------------------------------------------------------------
 @magic_arguments(name="breakpoint")
-@argument("target", metavar="WF.STEP", help="the step to pause at")
+@argument("target", metavar="WF.STEP", help="the step to pause at (with --on-error, WF alone: every step of it)")
 @argument("--when", metavar="EXPR", help="pause only when this expression over the bound params is true")
 @argument("--after", action="store_true", help="pause after the step ran, before its output is committed")
+@argument("--on-error", action="store_true",
+          help="break on failure: pause when the step raises (its retries spent) instead of failing")
 @argument("--version", type=int, metavar="V", help="only instances of this version")
 @argument("--instance", type=int, metavar="N", help="only this instance")
 @argument("--run", type=int, metavar="R", help="only this run of an instance")
@@ -151,8 +153,15 @@ WORKFLOW_COMMANDS: dict[str, Command] = {
 @argument("--as", dest="name", metavar="NAME", help="the variable holding its paused attempts (default bp_<step>)")
 def _cmd_breakpoint(session: KernelSession, args: Any) -> Any:
     """Pause every attempt of WF.STEP that reaches it; its paused attempts land in a variable."""
-    workflow, step = split_target(args.target)
-    return breakpoints.set_breakpoint(session, workflow, step, when=args.when, after=args.after,
+    if args.after and args.on_error:
+        raise UsageError("%breakpoint: --after and --on-error are two pause points; give one "
+                         "(set two breakpoints for both)")
+    if "." not in args.target and not args.on_error:
+        raise UsageError(f"{args.target!r}: name a step as WORKFLOW.STEP, e.g. tune.train (or break on "
+                         f"failure at every step of a workflow: %breakpoint {args.target} --on-error)")
+    workflow, step = split_target(args.target, step_required=not args.on_error)
+    point = "error" if args.on_error else "after" if args.after else "before"
+    return breakpoints.set_breakpoint(session, workflow, step, when=args.when, pause=point,
                                       version=args.version, instance=args.instance, run=args.run,
                                       iteration=args.iteration, name=args.name)
 
@@ -223,13 +232,36 @@ def _help(title: str, commands: list[Command]) -> str:
 class MaestroMagics(Magics):
     """`%%workflow`, `%workflow`, `%breakpoint`, `%resume`, `%skip`: maestro_nb in a notebook."""
 
-    executor = Unicode("inline", help="Where the kernel engine runs step code: 'inline' (deterministic; "
-                       "a background run drives from its own thread), 'threads', 'dask' (a LocalCluster "
-                       "of worker processes) or 'dask://ADDRESS' (a running Dask scheduler).").tag(config=True)
+    executor = Unicode("inline", help="Where the kernel engine runs step code: 'inline' (deterministic; a "
+                       "background run drives from its own thread), 'threads' (a pool of `workers` threads), "
+                       "'dask' (a LocalCluster of worker processes) or 'dask://ADDRESS' (a running Dask "
+                       "scheduler). %config MaestroMagics.executor = ... takes effect at once.").tag(config=True)
+    workers = Int(0, min=0, help="Threads of the 'threads' executor; 0: one per CPU.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any):
-        super().__init__(shell, **kwargs)
-        self.session = session_for(shell, self.executor)
+        self.session = session_for(shell)
+        super().__init__(shell, **kwargs)  # loads the settings of the shell's config
+        self.session.use_executor(self.executor, self.workers or None)
+
+    @observe("executor", "workers")
+    def _use_executor(self, change: Any) -> None:
+        """%config MaestroMagics.executor (or .workers) applies to the open engine at once, or is
+        refused in one line (while a background run goes on), leaving the setting as it was."""
+        session = getattr(self, "session", None)
+        if session is None or self._reverting:
+            return
+        try:
+            with usage_errors():
+                session.use_executor(self.executor, self.workers or None)
+        except UsageError:
+            self._reverting = True
+            try:
+                setattr(self, change.name, change.old)
+            finally:
+                self._reverting = False
+            raise
+
+    _reverting = False
 
     def _dispatch(self, command: Command, words: list[str], source: str | None = None) -> Any:
         args = _parse(command, words)

@@ -39,9 +39,14 @@ def run_view(session: KernelSession, instance: Instance) -> RunView:
     attempts = sorted((a for a in engine.paused() if root_of(a.instance) is instance), key=attempt_order)
     hints = []
     if attempts:
-        name = session.paused_name or "paused"
-        hints.append(f"inspect them in `{name}`; continue with %resume (or %skip) WF.STEP "
-                     "[--iteration K | name=value ...] or --all")
+        name = session.paused_variable()
+        if any(a.pause_point != "error" for a in attempts):
+            hints.append(f"inspect them in `{name}`; continue with %resume (or %skip) WF.STEP "
+                         "[--iteration K | name=value ...] or --all")
+        failed = [a for a in attempts if a.pause_point == "error"]
+        if failed:
+            hints.append(f"at an error: fix the step, then {name}.where(step={failed[0].step_id!r}).retry(); "
+                         ".debug() opens the debugger on one, .fail() lets them fail")
     return RunView(f"{instance.label} (version {instance.version}, run {instance.run_id})",
                    engine.status_word(instance), lines, [describe(session, a) for a in attempts[:SHOWN]],
                    hints, paused_total=len(attempts))

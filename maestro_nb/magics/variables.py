@@ -19,6 +19,7 @@ from .usage import usage_errors
 
 if TYPE_CHECKING:
     from ..engine.runtime import Attempt
+    from ..models.failure import Failure
     from .kernel import KernelSession
 
 __all__ = ["PausedAttempt", "PausedAttempts", "AttemptParams", "attempt_order"]
@@ -51,12 +52,14 @@ def holders(session: KernelSession, a: Attempt) -> list[str]:
 
 
 def describe(session: KernelSession, a: Attempt) -> str:
-    """One line: identity, attempt number, pause point, loop params, what holds it."""
+    """One line: identity, attempt number, pause point, loop params, what holds it (and, at an
+    error pause, the error)."""
     text = f"{a.label}  attempt {a.number}  {a.pause_point or a.status.value}"
     if a.loop_params:
         text += f"  {loop_text(a.loop_params)}"
     held = holders(session, a)
-    return text + (f"  ({', '.join(held)})" if held else "")
+    text += f"  ({', '.join(held)})" if held else ""
+    return text + (f"  {a.error.line}" if a.pause_point == "error" and a.error is not None else "")
 
 
 class AttemptParams(MutableMapping):
@@ -122,8 +125,13 @@ class _PauseActions:
         return self._act(self._session.engine.stop_attempts)
 
     def retry(self) -> Any:
-        """Replace these attempts by new ones, bound afresh and checked against breakpoints again."""
+        """Replace these attempts by new ones: the step's current code, bound afresh but for the
+        params you changed, checked against breakpoints again."""
         return self._act(self._session.engine.retry)
+
+    def fail(self) -> Any:
+        """Let these attempts, paused at their error, fail as their failure mode says."""
+        return self._act(self._session.engine.fail)
 
 
 class PausedAttempt(_PauseActions):
@@ -176,7 +184,9 @@ class PausedAttempt(_PauseActions):
         return self.attempt_object.label
 
     @property
-    def error(self) -> str | None:
+    def error(self) -> Failure | None:
+        """Why it failed, at an error pause: `.type`, `.message`, `.traceback` (and `.exception`,
+        the live exception, until the kernel restarts)."""
         return self.attempt_object.error
 
     # state
@@ -189,6 +199,26 @@ class PausedAttempt(_PauseActions):
     def params(self, values: dict[str, Any]) -> None:
         for name, value in dict(values).items():
             self.params[name] = value
+
+    def set_param(self, name: str, value: Any, *, force: bool = False) -> None:
+        """`a.params[name] = value`, or with `force=True`, a value of another kind (text for a number)."""
+        with usage_errors():
+            self._session.engine.set_param(self.attempt_object, name, value, force=force)
+
+    def call(self) -> Any:
+        """Call the step's current function with these params and return its value; nothing is
+        recorded (the attempt stays paused as it is). The step's own errors are raised as they are."""
+        with usage_errors():
+            fn_and_params = self._session.engine.call_target(self.attempt_object)
+        fn, params = fn_and_params
+        return fn(**params)
+
+    def debug(self) -> Any:
+        """IPython's post-mortem debugger on the live traceback; without one (after a restart), the
+        step's current function run under the debugger with these params."""
+        with usage_errors():
+            self._session.engine.call_target(self.attempt_object)  # fail first, in one line, if it cannot run
+        return self._session.engine.debug(self.attempt_object, self._session.shell.debugger_cls)
 
     @property
     def output(self) -> Any:
@@ -220,7 +250,10 @@ class PausedAttempt(_PauseActions):
         if a.pause_point == "after":
             lines.append(f"  output: {short(a.output)}")
         if a.error:
-            lines.append(f"  error: {a.error.splitlines()[0]}")
+            lines.append(f"  error: {a.error.line}")
+        if a.pause_point == "error":
+            lines.append("  fix the step, then .retry(); .call() tries it by hand, .debug() opens the debugger, "
+                         ".fail() lets it fail")
         return lines
 
     def __repr__(self) -> str:
@@ -323,13 +356,18 @@ class PausedAttempts(_PauseActions, Sequence):
     def _table(self) -> Table:
         attempts = self._attempts()
         rows = []
-        for i, a in enumerate(attempts[:SHOWN]):
-            rows.append((f"[{i}]", a.label, a.number, a.pause_point or "", loop_text(a.loop_params),
-                         ", ".join(holders(self._session, a))))
+        shown = attempts[:SHOWN]
+        errors = any(a.pause_point == "error" for a in shown)  # a column only when there is one to show
+        for i, a in enumerate(shown):
+            row = [f"[{i}]", a.label, a.number, a.pause_point or "", loop_text(a.loop_params),
+                   ", ".join(holders(self._session, a))]
+            if errors:
+                row.append(a.error.line if a.pause_point == "error" and a.error is not None else "")
+            rows.append(row)
         footer = [f"  ... and {len(attempts) - SHOWN} more"] if len(attempts) > SHOWN else []
         count = f": {len(attempts)} paused attempt{'s' if len(attempts) != 1 else ''}" if attempts else ""
-        return Table(f"{self._title}{count}", ("", "where", "attempt", "pause", "loop params", "held by"), rows,
-                     empty="nothing is paused", footer=footer)
+        columns = ("", "where", "attempt", "pause", "loop params", "held by") + (("error",) if errors else ())
+        return Table(f"{self._title}{count}", columns, rows, empty="nothing is paused", footer=footer)
 
     def __repr__(self) -> str:
         return self._table().plain()

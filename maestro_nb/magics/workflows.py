@@ -15,7 +15,7 @@ __all__ = ["define", "show", "run", "restart", "stop"]
 
 
 def _marked(session: KernelSession, workflow: str) -> frozenset[str]:
-    return frozenset(bp.step for bp in session.engine.breakpoints() if bp.workflow == workflow)
+    return frozenset(bp.step for bp in session.engine.breakpoints() if bp.workflow == workflow and bp.step)
 
 
 def define(session: KernelSession, name: str, body: str) -> DagView:

@@ -28,11 +28,15 @@ STEP_KINDS = ("run", "sql", "noop", "sleep", "workflow", "steps")
 
 
 class FailureMode(str, Enum):
-    """What a failed step does to the rest of its instance (Maestro's failure modes)."""
+    """What a failed step does to the rest of its instance (Maestro's failure modes).
 
-    FAIL_IMMEDIATELY = "fail_immediately"
+    The default is FAIL_AFTER_RUNNING, as in Maestro (Defaults.DEFAULT_FAILURE_MODE): in a sweep,
+    one failing iteration lets every other iteration run, and their breakpoints fire.
+    """
+
+    FAIL_IMMEDIATELY = "fail_immediately"  # nothing new starts; what waits ends STOPPED
     IGNORE = "ignore"  # the step ends COMPLETED_WITH_ERROR and its successors run
-    FAIL_AFTER_RUNNING = "fail_after_running"  # let the running branches finish, then fail
+    FAIL_AFTER_RUNNING = "fail_after_running"  # the step's other iterations and branches finish, then fail
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ class StepDefinition:
     foreach: Foreach | None = None
     body: tuple[StepDefinition, ...] = ()  # the steps of each iteration, for kind "steps"
     retry: RetryPolicy = RetryPolicy()
-    failure_mode: FailureMode = FailureMode.FAIL_IMMEDIATELY
+    failure_mode: FailureMode = FailureMode.FAIL_AFTER_RUNNING
     description: str = ""
     line: int | None = None
 
@@ -181,7 +185,7 @@ class WorkflowDefinition:
     steps: tuple[StepDefinition, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
-    failure_mode: FailureMode = FailureMode.FAIL_IMMEDIATELY
+    failure_mode: FailureMode = FailureMode.FAIL_AFTER_RUNNING
     source: str = ""
     digest: str = ""
     _index: Mapping[str, StepDefinition] = field(default_factory=dict, compare=False, repr=False)

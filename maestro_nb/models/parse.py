@@ -132,7 +132,7 @@ class _Parser:
         description = data.get("description") or ""
         if not isinstance(description, str):
             self.fail("description must be text", data, "description")
-        failure_mode = self.failure_mode(data, None, FailureMode.FAIL_IMMEDIATELY)
+        failure_mode = self.failure_mode(data, None, FailureMode.FAIL_AFTER_RUNNING)
         steps = self.steps(data["steps"], data, "steps", None, failure_mode)
         return WorkflowDefinition(
             name=self.workflow,

@@ -38,6 +38,9 @@ class StepStatus(str, Enum):
     FATALLY_FAILED = ("FATALLY_FAILED", True)
     STOPPED = ("STOPPED", True)
     INTERRUPTED = ("INTERRUPTED", True, False, True)
+    # Before CREATED: what a restart records, in its new run, for each iteration it will run
+    # again, until that iteration's first attempt is created (Maestro's NOT_CREATED).
+    NOT_CREATED = ("NOT_CREATED",)
 
     @property
     def restartable(self) -> bool:
@@ -59,14 +62,17 @@ _ENDINGS = frozenset({S.SUCCEEDED, S.USER_FAILED, S.PLATFORM_FAILED, S.FATALLY_F
                       S.STOPPED})
 
 # The only transitions an attempt may make. PAUSED is entered at the `before` pause point
-# (from EVALUATING_PARAMS) or the `after` one (from RUNNING, output not yet committed).
+# (from EVALUATING_PARAMS), the `after` one (from RUNNING, output not yet committed), or the
+# `error` one (from RUNNING when the step raised, from EVALUATING_PARAMS when its arguments
+# could not be bound); an attempt paused at its error may end as it would have (USER_FAILED,
+# FATALLY_FAILED).
 ALLOWED_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
     S.CREATED: frozenset({S.INITIALIZED, S.SKIPPED, S.UNSATISFIED, S.STOPPED, S.INTERRUPTED}),
     S.INITIALIZED: frozenset({S.EVALUATING_PARAMS, S.SKIPPED, S.STOPPED, S.INTERRUPTED}),
     S.EVALUATING_PARAMS: frozenset(
         {S.RUNNING, S.PAUSED, S.SKIPPED, S.FATALLY_FAILED, S.STOPPED, S.INTERRUPTED}
     ),
-    S.PAUSED: frozenset({S.RUNNING, S.SUCCEEDED, S.SKIPPED, S.STOPPED, S.USER_FAILED}),
+    S.PAUSED: frozenset({S.RUNNING, S.SUCCEEDED, S.SKIPPED, S.STOPPED, S.USER_FAILED, S.FATALLY_FAILED}),
     S.RUNNING: _ENDINGS | {S.PAUSED, S.INTERRUPTED},
     S.SUCCEEDED: frozenset(),
     S.SKIPPED: frozenset(),
@@ -77,6 +83,7 @@ ALLOWED_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
     S.FATALLY_FAILED: frozenset(),
     S.STOPPED: frozenset(),
     S.INTERRUPTED: frozenset(),
+    S.NOT_CREATED: frozenset({S.CREATED}),
 }
 
 

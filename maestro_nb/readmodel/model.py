@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..engine.breakpoints import Breakpoint
     from ..engine.engine import Engine
     from ..engine.paused import PausedIndex
+    from ..models.failure import Failure
 from ..engine.runtime import Attempt, Instance
 
 __all__ = ["ReadModel", "attempt_key", "step_word"]
@@ -58,7 +59,7 @@ def step_word(counts: dict[str, int]) -> str:
     for status in _TELLING:
         if counts.get(status):
             return status
-    present = [s for s, n in counts.items() if n]
+    present = [s for s, n in counts.items() if n and s != S.NOT_CREATED.value]  # a restart's redo: not begun
     return min(present, key=lambda s: _STATUS_ORDER.get(s, 99)) if present else NOT_STARTED
 
 
@@ -143,7 +144,7 @@ class ReadModel:
         for step in _walk(definition):
             counts: dict[str, int] = {}
             total: int | None = None
-            error: tuple[int, str] | None = None
+            error: tuple[int, Failure] | None = None
             started = blocked = False
             for node in nodes.get(step.id, ()):
                 for status, n in list(node.ended.items()):
@@ -178,7 +179,7 @@ class ReadModel:
             else:
                 word = "RUNNING" if started else NOT_STARTED
             found[step.id] = _plain_step(definition, step, marks, status=word, counts=counts, total=total,
-                                         error=error[1].splitlines()[0] if error else None)
+                                         error=error[1].line if error else None)
         return found
 
     def _stored_steps(self, instance: Instance, marks: dict[str, tuple[int, ...]]) -> dict[str, StepView]:
@@ -231,8 +232,10 @@ class ReadModel:
         return PausedView(
             attempt_key(a), a.label, a.instance.workflow, a.instance.instance_id, a.instance.run_id,
             a.node.step.id, a.iteration, a.number, a.pause_point or "", dict(a.loop_params),
-            {name: ValuePreview.of(value) for name, value in list(a.params.items())}, output, a.error,
-            tuple(self.holders(a)),
+            {name: ValuePreview.of(value) for name, value in list(a.params.items())}, output,
+            a.error.line if a.error is not None else None, tuple(self.holders(a)),
+            a.error.type if a.error is not None else None, a.error.message if a.error is not None else None,
+            a.error.traceback if a.error is not None else None,
         )
 
     def holders(self, a: Attempt) -> list[str]:

@@ -100,7 +100,7 @@ class BreakpointView:
     id: int
     name: str | None  # also the kernel variable holding its paused attempts
     workflow: str
-    step: str
+    step: str | None  # None: every step of the workflow (pause point `error`, break on failure)
     pause_point: str
     when: str | None
     scope: str  # "all instances", "instance 2, iteration 3"...
@@ -112,7 +112,7 @@ class BreakpointView:
 
     @property
     def target(self) -> str:
-        return f"{self.workflow}.{self.step}"
+        return self.workflow if self.step is None else f"{self.workflow}.{self.step}"
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "workflow": self.workflow, "step": self.step,
@@ -137,8 +137,11 @@ class PausedView:
     loop_params: Mapping[str, Any]
     params: Mapping[str, ValuePreview]
     output: ValuePreview | None  # at an `after` pause
-    error: str | None
+    error: str | None  # one line, `Type: message` (at an `error` pause: why the step failed)
     held_by: tuple[str, ...]  # breakpoint names (or ids), "stepped", "kept paused"
+    error_type: str | None = None  # the failure's parts, as the `attempts` view stores them
+    error_message: str | None = None
+    traceback: str | None = None  # formatted as Python prints it; None for the engine's own findings
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "workflow": self.workflow,
@@ -147,7 +150,8 @@ class PausedView:
                 "loop_params": {k: ValuePreview.of(v).to_json() for k, v in self.loop_params.items()},
                 "params": {k: v.to_json() for k, v in self.params.items()},
                 "output": self.output.to_json() if self.output is not None else None,
-                "error": self.error, "held_by": list(self.held_by)}
+                "error": self.error, "held_by": list(self.held_by), "error_type": self.error_type,
+                "error_message": self.error_message, "traceback": self.traceback}
 
 
 @dataclass(frozen=True)

@@ -211,11 +211,12 @@ class Store:
         self.append("attempt_log", marked)
         return len(rows)
 
-    def iteration_rows(self, workflow: str, instance_id: int, step_id: str | None = None) -> list[tuple]:
-        """The latest attempt of every step iteration of an instance: (step_id, iteration, attempt,
-        status, run_id, output, params, loop_params, pause_point, paused_by, transitions, times, error,
-        failures, platform_failures), counting the iteration's USER_FAILED and PLATFORM_FAILED attempts
-        in that run."""
+    def iteration_rows(self, workflow: str, instance_id: int, step_ids: Sequence[str] | None = None) -> list[tuple]:
+        """The latest attempt of every step iteration of an instance (of `step_ids` only, if given):
+        (step_id, iteration, attempt, status, run_id, output, params, loop_params, pause_point,
+        paused_by, transitions, times, error, failures, error_type, traceback, changed,
+        platform_failures), counting the iteration's USER_FAILED and PLATFORM_FAILED attempts in
+        that run."""
         sql = (
             "WITH failed AS (SELECT step_id, iteration, run_id,"
             " count(*) FILTER (WHERE status = 'USER_FAILED') AS n,"
@@ -224,22 +225,22 @@ class Store:
             " GROUP BY ALL)"
             " SELECT i.step_id, i.iteration, i.attempt, i.status, i.run_id, i.output, i.params,"
             " i.loop_params, i.pause_point, i.paused_by, i.transitions, i.times, i.error, coalesce(f.n, 0),"
-            " coalesce(f.platform, 0)"
+            " i.error_type, i.traceback, i.changed, coalesce(f.platform, 0)"
             " FROM iterations AS i LEFT JOIN failed AS f USING (step_id, iteration, run_id)"
             " WHERE i.workflow = ? AND i.instance_id = ?"
         )
         params: list[Any] = [workflow, instance_id, workflow, instance_id]
-        if step_id is not None:
-            sql += " AND i.step_id = ?"
-            params.append(step_id)
+        if step_ids is not None:
+            sql += " AND list_contains(?, i.step_id)"
+            params.append(list(step_ids))
         return self.rows(sql, params)
 
     def step_progress(self, workflow: str, instance_id: int) -> list[tuple[str, str, int, str | None]]:
         """(step, status, iterations, first error line) for every step of an instance that has begun;
         a foreach with a `steps:` body counts its bodies by how they ended in the current run."""
         return self.rows(
-            "SELECT step_id, status, count(*), min(split_part(error, chr(10), 1)) FROM iterations"
-            " WHERE workflow = ? AND instance_id = ? GROUP BY step_id, status"
+            "SELECT step_id, status, count(*), min(coalesce(error_type || ': ', '') || split_part(error, chr(10), 1))"
+            " FROM iterations WHERE workflow = ? AND instance_id = ? GROUP BY step_id, status"
             " UNION ALL SELECT e.step_id, e.detail->>'status', count(*), NULL FROM event_log AS e"
             " JOIN instances AS i USING (workflow, instance_id, run_id)"
             " WHERE e.kind = 'iteration' AND e.workflow = ? AND e.instance_id = ? GROUP BY ALL"
@@ -328,7 +329,8 @@ def _schemas() -> dict[str, Any]:
             ("seq", b), ("workflow", s), ("instance_id", i), ("run_id", i), ("step_id", s),
             ("iteration", s), ("loop_params", j), ("attempt", i), ("status", s), ("pause_point", s),
             ("paused_by", pa.list_(i)), ("params", j), ("output", j), ("error", s),
-            ("transitions", pa.list_(s)), ("times", pa.list_(d)),
+            ("transitions", pa.list_(s)), ("times", pa.list_(d)), ("error_type", s), ("traceback", s),
+            ("changed", pa.list_(s)),
         ]),
         "instance_log": pa.schema([
             ("seq", b), ("workflow", s), ("instance_id", i), ("version", i), ("run_id", i),

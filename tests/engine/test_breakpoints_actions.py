@@ -317,7 +317,8 @@ def test_fail_immediately_holds_after_resuming_every_attempt(engine, namespace):
         return i
 
     namespace["work"] = work
-    engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": [0, 1, 2, 3]}, "run": "work"}]})
+    engine.define("wf", {"failure_mode": "fail_immediately",
+                         "steps": [{"id": "w", "foreach": {"i": [0, 1, 2, 3]}, "run": "work"}]})
     engine.set_breakpoint("wf.w")
     instance = engine.run("wf")
     assert len(engine.paused()) == 4 and seen == []
@@ -382,7 +383,8 @@ def assert_child_stopped(engine) -> None:
 
 
 def test_a_parent_failing_fast_stops_its_paused_sub_workflow(engine, child_calls):
-    engine.define("parent", {"steps": [{"id": "sub", "workflow": "child"}, {"id": "other", "run": "boom"}]})
+    engine.define("parent", {"failure_mode": "fail_immediately",
+                             "steps": [{"id": "sub", "workflow": "child"}, {"id": "other", "run": "boom"}]})
     instance = engine.run("parent")
     assert instance.status.value == "FAILED" == instance_status(engine, "parent")
     assert_child_stopped(engine)

@@ -39,7 +39,11 @@ BAD_BREAKPOINTS = [
     ("unknown-name", dict(when="lrr > 0.05"), ParamError, "'lrr' is not a param of wf.train; did you mean 'lr'"),
     ("import", dict(when="__import__('os')"), ExpressionError, "not allowed"),
     ("attribute", dict(when="lr.real > 0"), ExpressionError, "attribute access"),
-    ("pause-point", dict(pause="middle"), ParamError, "pause point 'middle' is not one of: before, after"),
+    ("pause-point", dict(pause="middle"), ParamError, "pause point 'middle' is not one of: before, after, error"),
+    ("pause-point-type", dict(pause=None), ParamError, "pause point None is not one of"),
+    ("every-step-before", dict(target="wf", pause="before"), ParamError, "WORKFLOW.STEP"),
+    ("every-step-iteration", dict(target="wf", pause="error", iteration=0), ParamError, "iteration scope needs a step"),
+    ("when-not-text", dict(when=3), ParamError, "when is an expression as text"),
     ("version-0", dict(version=0), ParamError, "versions 1 to 1, not 0"),
     ("version-9", dict(version=9), ParamError, "versions 1 to 1, not 9"),
     ("instance-0", dict(instance=0), ParamError, "instance must be a whole number >= 1"),
@@ -50,7 +54,9 @@ BAD_BREAKPOINTS = [
     ("iteration-negative", dict(iteration=-1), ParamError, "iteration '-1' must be an index"),
     ("iteration-not-foreach", dict(target="wf.best", iteration=0), ParamError, "not inside a foreach"),
     ("name-not-identifier", dict(name="1st"), ParamError, "must be an identifier"),
-    ("name-taken", dict(name="tr"), ParamError, "named 'tr' exists already"),
+    ("name-taken", dict(name="tr", pause="after"), ParamError, "named 'tr' exists already"),
+    ("same-settings-other-name", dict(name="other"), ParamError,
+     "breakpoint 1 on wf.train has these settings already, named 'tr'; use it, or delete it first"),
 ]
 
 

@@ -193,8 +193,8 @@ def test_condition_that_fails_to_evaluate_pauses_and_says_why(engine, namespace,
     # lr=0.01: false, lr=0.2: true, lr=0.1: division by zero -> paused, with the reason
     by_lr = {a.params["lr"]: a for a in engine.paused()}
     assert sorted(by_lr) == [0.1, 0.2]
-    assert by_lr[0.1].error.startswith(f"breakpoint {bp.id} condition:")
-    assert "ZeroDivisionError" in by_lr[0.1].error
+    assert by_lr[0.1].error.message.startswith(f"breakpoint {bp.id} condition:")
+    assert "ZeroDivisionError" in by_lr[0.1].error.message
     assert by_lr[0.2].error is None
     engine.delete_breakpoint(bp)  # once it runs and succeeds, the note is not a stored error
     assert by_lr[0.1].error is None
@@ -276,7 +276,36 @@ def test_condition_with_no_truth_value_pauses_and_says_why(engine, namespace, ca
     instance = engine.run("w")  # nothing raised out of run
     (a,) = engine.paused()
     assert a.step_id == "use" and calls["use"] == 0
-    assert a.error.startswith(f"breakpoint {bp.id} condition:")
-    assert "truth value" in a.error and "\n" not in a.error
+    assert a.error.message.startswith(f"breakpoint {bp.id} condition:")
+    assert "truth value" in a.error.message and "\n" not in str(a.error)
     engine.delete_breakpoint(bp)
     assert instance.status.value == "SUCCEEDED" and calls["use"] == 1
+
+
+# --------------------------------------------------------------------------- identical settings: upsert
+def test_identical_settings_return_the_existing_breakpoint(engine, namespace, calls):
+    sweep_steps(namespace, calls)
+    engine.define("wf", SWEEP)
+    first = engine.set_breakpoint("wf.train", when="lr>0.05", name="fast")
+    rows = engine.sql("SELECT count(*) AS n FROM breakpoint_log").n[0]
+    assert engine.set_breakpoint("wf.train", when=" lr > 0.05 ") is first  # whitespace aside
+    assert engine.set_breakpoint("wf.train", when="${lr > 0.05}", name="fast") is first
+    assert engine.same_breakpoint("wf.train", when="lr > 0.05") is first
+    assert engine.sql("SELECT count(*) AS n FROM breakpoint_log").n[0] == rows  # nothing stored
+    others = [engine.set_breakpoint("wf.train", when="lr > 0.06"),
+              engine.set_breakpoint("wf.train", when="lr > 0.05", pause="after"),
+              engine.set_breakpoint("wf.train", when="lr > 0.05", instance=1),
+              engine.set_breakpoint("wf.train", when="lr > 0.05", iteration=2)]
+    assert len({bp.id for bp in [first, *others]}) == 5
+
+
+def test_deleting_the_breakpoint_a_repeated_call_returned_resumes_everything(engine, namespace, calls):
+    sweep_steps(namespace, calls)
+    engine.define("wf", SWEEP)
+    bp = engine.set_breakpoint("wf.train")
+    assert engine.set_breakpoint("wf.train") is bp  # re-running the cell
+    engine.run("wf")
+    assert len(engine.paused()) == 3
+    engine.delete_breakpoint(bp)
+    assert engine.paused() == [] and engine.breakpoints() == []
+    assert engine.instance("wf").status.value == "SUCCEEDED"

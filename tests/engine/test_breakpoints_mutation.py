@@ -94,7 +94,9 @@ def test_dataframe_value_set_as_param_is_persisted(engine, namespace, db_path):
     engine.define("df", {"steps": [{"id": "make", "run": "make"}, {"id": "use", "after": ["make"], "run": "use"}]})
     engine.set_breakpoint("df.use")
     engine.run("df")
-    engine.set_param(engine.paused()[0], "make", pd.DataFrame({"y": [4, 5]}))
+    with pytest.raises(ParamError, match="param 'make' is a list, not a table; give a list, or force"):
+        engine.set_param(engine.paused()[0], "make", pd.DataFrame({"y": [4, 5]}))
+    engine.set_param(engine.paused()[0], "make", pd.DataFrame({"y": [4, 5]}), force=True)
     engine.close()
     with Engine(db_path, namespace) as again:
         (a,) = again.paused()
@@ -179,3 +181,36 @@ def test_params_of_a_paused_attempt_change_only_through_set_param(sweep):
         with pytest.raises(StateError, match="engine.set_param"):
             change()
     assert a.params["lr"] == 0.1 and row_counts(sweep) == before
+
+
+# --------------------------------------------------------------------------- a param keeps its kind
+@pytest.mark.parametrize("value, kind", [("abc", "text"), ([0.1], "a list"), (True, "a boolean"), ({"v": 1}, "a mapping")])
+def test_a_change_of_kind_is_refused_in_one_line_and_changes_nothing(sweep, value, kind):
+    sweep.set_breakpoint("wf.train")
+    sweep.run("wf")
+    (a,) = sweep.paused(lr=0.1)
+    before = row_counts(sweep)
+    with pytest.raises(ParamError) as info:
+        sweep.set_param(a, "lr", value)
+    assert str(info.value) == (f"wf#1 train[1]: param 'lr' is a number (0.1), not {kind}; give a number, "
+                               "or force the change: set_param('lr', value, force=True)")
+    assert a.params["lr"] == 0.1 and a.changed == frozenset() and row_counts(sweep) == before
+
+
+@pytest.mark.parametrize("value", [1, 0.25, None])
+def test_numbers_are_numbers_and_none_fits_any_kind(sweep, value):
+    sweep.set_breakpoint("wf.train")
+    sweep.run("wf")
+    (a,) = sweep.paused(lr=0.1)
+    sweep.set_param(a, "lr", value)  # an int for a float (and back) is no change of kind
+    assert a.params["lr"] == value and a.changed == {"lr"}
+
+
+def test_force_changes_the_kind_and_is_recorded(sweep, calls):
+    sweep.set_breakpoint("wf.train")
+    sweep.run("wf")
+    (a,) = sweep.paused(lr=0.1)
+    sweep.set_param(a, "lr", "0.3", force=True)
+    assert mutations(sweep)[0]["new"] == '"0.3"'
+    with pytest.raises(ParamError, match="force is True or False, not 'yes'"):
+        sweep.set_param(a, "lr", 0.3, force="yes")

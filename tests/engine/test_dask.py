@@ -148,10 +148,10 @@ def test_user_failures_retry_per_policy_with_the_workers_traceback(dask_engine, 
         ("0", 1, "USER_FAILED"), ("0", 2, "SUCCEEDED"), ("1", 1, "SUCCEEDED"),
         ("2", 1, "USER_FAILED"), ("2", 2, "SUCCEEDED"), ("3", 1, "SUCCEEDED"),
     ]
-    errors = dask_engine.sql("SELECT error FROM attempts WHERE step_id = 'broken' ORDER BY iteration").error
-    first, *trace = errors[0].splitlines()
-    assert first == "KeyError: 'missing 0'"
-    assert any("in broken" in line for line in trace)  # the traceback from the worker
+    first = dask_engine.sql("SELECT error_type, error, traceback FROM attempts WHERE step_id = 'broken'"
+                            " ORDER BY iteration").iloc[0]
+    assert (first.error_type, first.error) == ("KeyError", "'missing 0'")
+    assert "in broken" in first.traceback  # the traceback from the worker
     assert dask_engine.results("wf", "broken")["status"].tolist() == ["USER_FAILED", "USER_FAILED"]
 
 
@@ -280,16 +280,18 @@ def test_a_failing_instance_withdraws_its_other_attempts(dask_engine, namespace,
 
     namespace["work"] = fails_fast
     dask_engine.define("wf", {"params": {"out": str(tmp_path)}, "steps": [
-        {"id": "w", "foreach": {"i": "${range(12)}"}, "run": "work"},
+        {"id": "w", "foreach": {"i": "${range(12)}"}, "run": "work", "failure_mode": "fail_immediately"},
     ]})
-    instance = dask_engine.run("wf", background=True)
-    assert dask_engine.wait(DEADLINE)  # without withdrawing, it would wait for the hung attempts
-    assert instance.status.value == "FAILED"
-    statuses = dask_engine.sql("SELECT status, count(*) AS n FROM iterations GROUP BY status")
-    counts = dict(zip(statuses.status, statuses.n))
-    assert counts.pop("USER_FAILED") == 1 and set(counts) <= {"STOPPED", "SUCCEEDED"}
-    assert not dask_engine.scheduler.executor._tasks
-    (tmp_path / "go").write_text("")
+    try:
+        instance = dask_engine.run("wf", background=True)
+        assert dask_engine.wait(DEADLINE)  # without withdrawing, it would wait for the hung attempts
+        assert instance.status.value == "FAILED"
+        statuses = dask_engine.sql("SELECT status, count(*) AS n FROM iterations GROUP BY status")
+        counts = dict(zip(statuses.status, statuses.n))
+        assert counts.pop("USER_FAILED") == 1 and set(counts) <= {"STOPPED", "SUCCEEDED"}
+        assert not dask_engine.scheduler.executor._tasks
+    finally:
+        (tmp_path / "go").write_text("")  # a failed check must not leave attempts hung for the teardown
 
 
 def test_ctrl_c_withdraws_the_attempts_on_the_cluster(dask_engine, namespace, tmp_path):
@@ -422,3 +424,22 @@ def test_engine_dask_starts_and_closes_its_own_local_cluster(db_path, namespace)
 def test_a_platform_error_is_one_line_and_not_retryable_when_said_so():
     error = PlatformError("the Dask cluster went away (unknown)", retryable=False)
     assert not error.retryable and "\n" not in str(error)
+
+
+def test_an_error_on_a_worker_pauses_with_its_traceback_and_a_retry_runs_the_fixed_code(dask_engine, namespace):
+    def fit(i):
+        if i == 1:
+            raise ValueError(f"bad input {i}")
+        return i * 10
+
+    namespace["fit"] = fit
+    dask_engine.define("wf", {"steps": [{"id": "fit", "foreach": {"i": [0, 1, 2]}, "run": "fit"}]})
+    dask_engine.set_breakpoint("wf.fit", pause="error")
+    instance = dask_engine.run("wf")
+    (a,) = dask_engine.paused()
+    assert (a.iteration, a.pause_point, a.error.type, a.error.message) == ("1", "error", "ValueError", "bad input 1")
+    assert "in fit" in a.error.traceback  # raised on the worker, kept with its frames' text
+    namespace["fit"] = lambda i: i * 10  # the fix, defined in the kernel and shipped to the worker
+    dask_engine.retry(a)
+    assert instance.status.value == "SUCCEEDED"
+    assert dask_engine.results("wf", "fit")["output"].tolist() == [0, 10, 20]

@@ -33,9 +33,8 @@ def _counting(namespace: dict, calls: Counter, name: str, fn):
     namespace[name] = wrapper
 
 
-def test_restart_from_failed_reruns_only_what_did_not_succeed(engine, namespace, calls):
-    broken = {"yes": True}
-
+def _line_with_a_switch(engine: Engine, namespace: dict, calls: Counter, broken: dict) -> None:
+    """w: a -> b -> c, where b raises while broken["yes"]."""
     def b(a):
         if broken["yes"]:
             raise RuntimeError("b is broken")
@@ -55,6 +54,11 @@ def test_restart_from_failed_reruns_only_what_did_not_succeed(engine, namespace,
             after: [b]
             run: c
     """)
+
+
+def test_restart_from_failed_reruns_only_what_did_not_succeed(engine, namespace, calls):
+    broken = {"yes": True}
+    _line_with_a_switch(engine, namespace, calls, broken)
     first = engine.run("w")
     assert first.status is InstanceStatus.FAILED and first.run_id == 1
     assert calls == Counter(a=1, b=1)
@@ -391,3 +395,54 @@ def test_restart_of_a_foreach_with_hundreds_of_bodies_that_end_at_once(engine, n
     again = engine.restart("w", from_step="g")
     assert again.status is InstanceStatus.SUCCEEDED
     assert engine.results("w", "g").output.tolist() == [600]
+
+
+def test_steps_the_new_run_redoes_show_as_not_started_in_it(engine, namespace, calls):
+    _counting(namespace, calls, "data", lambda: 2)
+    _counting(namespace, calls, "fit", lambda data, k: data * k)
+    _counting(namespace, calls, "report", lambda fit: sum(fit))
+    define(engine, "w", """
+        steps:
+          - id: data
+            run: data
+          - id: fit
+            after: [data]
+            foreach: {k: [1, 2, 3]}
+            run: fit
+          - id: report
+            after: [fit]
+            run: report
+    """)
+    assert engine.run("w").status is InstanceStatus.SUCCEEDED
+    assert engine.step_status("w", "report") == "SUCCEEDED"
+    engine.set_breakpoint("w.fit", iteration=1)
+    second = engine.restart("w", from_step="fit")
+    assert second.run_id == 2 and [a.label for a in engine.paused()] == ["w#1 fit[1]"]
+    # fit[1] is paused in run 2; report (and fit's other iterations, done again) are not run 1's
+    assert [engine.step_status("w", s) for s in ("data", "fit", "report")] == ["SUCCEEDED", "PAUSED", "NOT_CREATED"]
+    rows = engine.sql("SELECT step_id, iteration, run_id, attempt, status FROM iterations"
+                      " ORDER BY step_id, iteration").values.tolist()
+    assert rows == [["data", "", 1, 1, "SUCCEEDED"], ["fit", "0", 2, 1, "SUCCEEDED"], ["fit", "1", 2, 1, "PAUSED"],
+                    ["fit", "2", 2, 1, "SUCCEEDED"], ["report", "", 2, 0, "NOT_CREATED"]]
+    assert engine.results("w", "report").to_dict("records") == [
+        {"iteration": "", "status": "NOT_CREATED", "attempt": 0, "output": None}]
+    engine.delete_breakpoint("w.fit")
+    assert second.status is InstanceStatus.SUCCEEDED and engine.step_status("w", "report") == "SUCCEEDED"
+    assert calls == Counter(data=1, fit=6, report=2)
+    assert engine.sql("SELECT attempt, status FROM attempts WHERE step_id = 'report' AND run_id = 2"
+                      " ORDER BY attempt").values.tolist() == [[0, "NOT_CREATED"], [1, "SUCCEEDED"]]
+    with pytest.raises(MaestroError, match="unknown step 'reprt'; did you mean 'report'"):
+        engine.step_status("w", "reprt")
+
+
+def test_a_redone_step_behind_a_new_failure_is_blocked_not_the_old_result(engine, namespace, calls):
+    broken = {"yes": False}
+    _line_with_a_switch(engine, namespace, calls, broken)
+    engine.run("w")
+    broken["yes"] = True
+    assert engine.restart("w", from_step="b").status is InstanceStatus.FAILED
+    assert [engine.step_status("w", s) for s in "abc"] == ["SUCCEEDED", "USER_FAILED", "BLOCKED"]
+    assert engine.results("w", "c").status.tolist() == ["NOT_CREATED"]  # run 1's success is not shown
+    broken["yes"] = False
+    assert engine.restart("w").status is InstanceStatus.SUCCEEDED  # from the failed and unfinished steps
+    assert engine.results("w", "c").output.tolist() == [20] and calls == Counter(a=1, b=3, c=2)

@@ -28,7 +28,7 @@ def attempts(engine: Engine, workflow: str, step: str | None = None) -> list[dic
     """Every attempt row of a workflow (optionally one step), in iteration and attempt order."""
     where = "workflow = ?" + (" AND step_id = ?" if step else "")
     frame = engine.sql(
-        f"SELECT instance_id, run_id, step_id, iteration, attempt, status, output, error, transitions"
+        f"SELECT instance_id, run_id, step_id, iteration, attempt, status, output, error, error_type, traceback, transitions"
         f" FROM attempts WHERE {where} ORDER BY instance_id, run_id, step_id, iteration, attempt",
         [workflow] + ([step] if step else []),
     )
@@ -47,6 +47,9 @@ def assert_transitions_allowed(engine: Engine) -> int:
     checked = 0
     for row in frame.itertuples():
         history = [StepStatus(s) for s in row.transitions]
+        if row.attempt == 0:  # what a restart marked as to be redone in its new run
+            assert history == [StepStatus.NOT_CREATED], row
+            continue
         assert history[0] is StepStatus.CREATED, row
         for old, new in zip(history, history[1:]):
             assert new in ALLOWED_TRANSITIONS[old], f"{row.step_id}[{row.iteration}] #{row.attempt}: {old} -> {new}"
@@ -395,7 +398,9 @@ def test_retry_policy_fails_twice_then_succeeds_on_attempt_three(engine, namespa
     assert inst.status is InstanceStatus.SUCCEEDED
     rows = attempts(engine, "w", "s")
     assert [(r["attempt"], r["status"]) for r in rows] == [(1, "USER_FAILED"), (2, "USER_FAILED"), (3, "SUCCEEDED")]
-    assert "RuntimeError: boom 1" in rows[0]["error"]
+    assert (rows[0]["error_type"], rows[0]["error"]) == ("RuntimeError", "boom 1")
+    assert rows[0]["traceback"].startswith("Traceback (most recent call last):")
+    assert rows[0]["traceback"].endswith("RuntimeError: boom 1") and "in flaky" in rows[0]["traceback"]
     assert engine.results("w", "s").attempt.tolist() == [3]
 
 
@@ -638,6 +643,72 @@ def test_results_of_a_plain_step_is_one_row(engine, namespace):
     assert frame.to_dict("records") == [{"iteration": "", "status": "SUCCEEDED", "attempt": 1, "output": 7}]
 
 
+def test_results_show_the_params_an_iteration_ran_with_and_mark_changed_ones(engine, namespace):
+    namespace["fit"] = lambda alpha, degree: {"score": round(alpha * degree, 3)}
+    define(engine, "w", """
+        steps:
+          - id: fit
+            foreach: {alpha: [0.1, 1.0], degree: [2]}
+            run: fit
+    """)
+    engine.set_breakpoint("w.fit", iteration=1)
+    engine.run("w")
+    (a,) = engine.paused()
+    engine.set_param(a, "alpha", 0.9)
+    engine.resume(a)
+    frame = engine.results("w", "fit")
+    assert list(frame.columns) == ["iteration", "alpha", "degree", "status", "attempt", "changed", "score"]
+    assert frame.alpha.tolist() == [0.1, 0.9]  # the value iteration 1 ran with, not its loop value 1.0
+    assert frame.changed.tolist() == ["", "alpha"] and frame.score.tolist() == [0.2, 1.8]
+    assert engine.sql("SELECT changed FROM iterations WHERE iteration = '1'").changed[0].tolist() == ["alpha"]
+
+
+def test_results_leave_no_empty_output_column_and_keep_whole_numbers(engine, namespace):
+    def count(i):
+        if i == 1:
+            raise ValueError("no count for one")
+        return {"n": i * 10, "label": f"#{i}"}
+
+    namespace["count"] = count
+    define(engine, "w", """
+        steps:
+          - id: count
+            foreach: {i: [0, 1, 2]}
+            run: count
+            failure_mode: ignore
+    """)
+    engine.run("w")
+    frame = engine.results("w", "count")
+    assert list(frame.columns) == ["iteration", "i", "status", "attempt", "n", "label"]  # no `output`
+    assert str(frame.n.dtype) == "Int64" and frame.n.tolist()[0] == 0 and frame.n.isna().tolist() == [
+        False, True, False]
+    assert frame.n[2] == 20 and frame.label[0] == "#0" and frame.label.isna().tolist() == [False, True, False]
+
+
+def test_results_of_a_foreach_of_steps_give_a_row_per_iteration_and_body_step(engine, namespace):
+    namespace["inner"] = lambda i, j: i * 10 + j
+    namespace["total"] = lambda inner: sum(inner)
+    define(engine, "w", """
+        steps:
+          - id: outer
+            foreach: {i: [1, 2]}
+            steps:
+              - id: inner
+                foreach: {j: "${range(i)}"}
+                run: inner
+              - id: total
+                after: [inner]
+                run: total
+    """)
+    engine.run("w")
+    frame = engine.results("w", "outer")
+    assert list(frame.columns) == ["iteration", "step", "i", "j", "status", "attempt", "output"]
+    rows = [(r.iteration, r.step, r.i, r.output) for r in frame.itertuples()]
+    assert rows == [("0/0", "inner", 1, 10), ("0", "total", 1, 10),
+                    ("1/0", "inner", 2, 20), ("1/1", "inner", 2, 21), ("1", "total", 2, 41)]
+    assert str(frame.j.dtype) == "Int64" and frame.j.isna().tolist() == [False, True, False, False, True]
+
+
 # --- the write path --------------------------------------------------------------------------
 class _CountingConnection:
     """Stands in for the store's DuckDB connection and counts the statements run through it."""
@@ -734,8 +805,9 @@ def test_sub_workflow_in_a_foreach_gets_loop_params_and_a_failed_child_fails_the
     ]
 
 
-def test_fail_immediately_in_a_foreach_starts_no_further_iteration(engine, namespace):
-    seen = []
+def _failing_at_one(namespace: dict[str, Any]) -> list[int]:
+    """`f(x)`, which raises for x = 1; returns the list of the x it was called with."""
+    seen: list[int] = []
 
     def f(x):
         seen.append(x)
@@ -744,12 +816,43 @@ def test_fail_immediately_in_a_foreach_starts_no_further_iteration(engine, names
         return x
 
     namespace["f"] = f
+    return seen
+
+
+def test_by_default_a_failing_iteration_lets_its_siblings_run_and_their_breakpoints_fire(engine, namespace):
+    seen = _failing_at_one(namespace)
+    namespace["g"] = lambda f: f
+    define(engine, "w", """
+        steps:
+          - id: f
+            foreach:
+              x: ${range(5)}
+            run: f
+          - id: g
+            after: [f]
+            run: g
+    """)
+    engine.set_breakpoint("w.f", when="x == 3")
+    inst = engine.run("w")
+    assert seen == [0, 1, 2, 4]  # the failure of x=1 stopped nothing; x=3 waits at its breakpoint
+    assert [a.loop_params for a in engine.paused()] == [{"x": 3}]
+    assert inst.status is InstanceStatus.IN_PROGRESS
+    engine.resume(engine.paused())
+    assert seen == [0, 1, 2, 4, 3] and inst.status is InstanceStatus.FAILED
+    assert engine.results("w", "f").status.tolist() == ["SUCCEEDED", "USER_FAILED"] + ["SUCCEEDED"] * 3
+    steps = engine.sql("SELECT step_id, status FROM steps WHERE workflow = 'w'")
+    assert dict(zip(steps.step_id, steps.status)) == {"f": "USER_FAILED"}  # g, behind f, never ran
+
+
+def test_fail_immediately_in_a_foreach_starts_no_further_iteration(engine, namespace):
+    seen = _failing_at_one(namespace)
     define(engine, "w", """
         steps:
           - id: f
             foreach:
               x: ${range(10)}
             run: f
+            failure_mode: fail_immediately
     """)
     assert engine.run("w").status is InstanceStatus.FAILED
     assert seen == [0, 1]
@@ -852,6 +955,44 @@ def test_binding_is_resolved_per_attempt_when_an_optional_upstream_is_skipped(en
         assert inst.status is InstanceStatus.SUCCEEDED
         (c,) = [r for r in attempts(engine, "w", "c") if r["instance_id"] == number]
         assert json.loads(c["output"]) == {"a": 1, "b": 2 if use_b else "default"}
+
+
+def test_an_upstream_step_that_did_not_run_reads_as_none_in_expressions(engine, namespace):
+    namespace["fa"] = lambda: 1
+    namespace["fb"] = lambda: 2
+    namespace["report"] = lambda seen, b="default": {"seen": seen, "b": b}
+    namespace["inner"] = lambda v, x: [v, x]
+    define(engine, "w", """
+        params: {use_b: false}
+        steps:
+          - id: a
+            run: fa
+          - id: b
+            if: ${use_b}
+            run: fb
+          - id: u
+            after: [b]
+            noop: true
+          - id: join
+            after: [a, b, u]
+            if: ${b is None and u is None}
+            run: report
+            params: {seen: "${[a, b, u]}"}
+          - id: fan
+            after: [a, b]
+            foreach: {x: "${[1] if b is None else [1, 2]}"}
+            steps:
+              - id: inner
+                run: inner
+                params: {v: "${b}"}
+    """)
+    inst = engine.run("w")
+    assert inst.status is InstanceStatus.SUCCEEDED
+    assert statuses(engine, "w")["u"] == "UNSATISFIED"
+    # In expressions b (SKIPPED) and u (UNSATISFIED) are None; the argument b keeps its default.
+    assert engine.results("w", "join").to_dict("records")[0] | {"iteration": ""} == {
+        "iteration": "", "status": "SUCCEEDED", "attempt": 1, "seen": [1, None, None], "b": "default"}
+    assert json.loads(attempts(engine, "w", "inner")[0]["output"]) == [None, 1]
 
 
 def test_fail_after_running_blocks_a_join_of_a_failed_and_a_succeeded_step(engine, namespace):

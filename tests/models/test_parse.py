@@ -151,7 +151,7 @@ def test_spec_example_steps(spec: WorkflowDefinition) -> None:
     assert spec.step("train").target == "train"
     assert spec.step("best").target == "pick_best"
     assert spec.step("publish").target == "CREATE OR REPLACE TABLE best_model AS SELECT 1"
-    assert spec.failure_mode is FailureMode.FAIL_IMMEDIATELY
+    assert spec.failure_mode is FailureMode.FAIL_AFTER_RUNNING  # Maestro's default
     assert spec.source == SPEC_YAML
     assert len(spec.digest) == 16
 
@@ -324,7 +324,7 @@ def test_nested_foreach_body_inherits_failure_mode() -> None:
     wf = parse_definition("nested", source)
     assert wf.step("outer").failure_mode is FailureMode.IGNORE
     assert wf.step("inner").failure_mode is FailureMode.IGNORE
-    assert wf.step("report").failure_mode is FailureMode.FAIL_IMMEDIATELY
+    assert wf.step("report").failure_mode is FailureMode.FAIL_AFTER_RUNNING
 
 
 def test_list_of_dicts_foreach() -> None:

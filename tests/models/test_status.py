@@ -19,6 +19,7 @@ S = StepStatus
 # (terminal, complete, retryable), from Maestro's StepInstance.Status table (MAESTRO.md);
 # INTERRUPTED is ours: an attempt in flight when the process died, re-run like a platform failure.
 MAESTRO_FLAGS = {
+    S.NOT_CREATED: (False, False, False),
     S.CREATED: (False, False, False),
     S.INITIALIZED: (False, False, False),
     S.PAUSED: (False, False, False),
@@ -39,6 +40,7 @@ SPEC_NAMES = {
     "CREATED", "INITIALIZED", "PAUSED", "EVALUATING_PARAMS", "RUNNING", "SUCCEEDED", "SKIPPED",
     "UNSATISFIED", "USER_FAILED", "FATALLY_FAILED", "COMPLETED_WITH_ERROR", "STOPPED", "INTERRUPTED",
     "PLATFORM_FAILED",  # Maestro's: the platform (a Dask worker, the cluster) failed, not the step
+    "NOT_CREATED",  # Maestro's: what a restart marks as to be run again in its new run
 }
 
 ALLOWED_PAIRS = sorted(
@@ -114,9 +116,10 @@ def test_no_status_transitions_to_itself() -> None:
         assert status not in targets
 
 
-def test_every_status_is_reachable_from_created() -> None:
-    reached = {S.CREATED}
-    frontier = [S.CREATED]
+def test_every_status_is_reachable_from_not_created() -> None:
+    assert ALLOWED_TRANSITIONS[S.NOT_CREATED] == {S.CREATED}
+    reached = {S.NOT_CREATED}
+    frontier = [S.NOT_CREATED]
     while frontier:
         for new in ALLOWED_TRANSITIONS[frontier.pop()]:
             if new not in reached:
@@ -138,6 +141,11 @@ def test_main_path_and_pause_points() -> None:
     # actions on a paused attempt: skip, stop, retry
     for action in (S.SKIPPED, S.STOPPED, S.USER_FAILED):
         check_transition(S.PAUSED, action)
+    # error pause point: the step raised, or its arguments could not be bound; fail() ends it as
+    # it would have ended without the breakpoint
+    check_transition(S.RUNNING, S.PAUSED)
+    check_transition(S.PAUSED, S.USER_FAILED)
+    check_transition(S.PAUSED, S.FATALLY_FAILED)
 
 
 def test_in_flight_attempts_can_be_interrupted() -> None:

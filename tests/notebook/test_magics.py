@@ -308,3 +308,21 @@ def test_a_paused_sub_workflow_shows_under_the_instance_it_runs_for(shell):
     table = plain(shell.run_line_magic("workflow", "status"))
     assert "parent#1" in table and "no instance yet" not in table
     assert [line.split()[-1] for line in table.splitlines() if "parent#1" in line] == ["1"]
+
+
+def test_after_restart_from_a_step_its_downstream_shows_not_started(tune):
+    tune.run_line_magic("workflow", "run tune")
+    tune.run_line_magic("breakpoint", "tune.train --iteration 1")
+    view = plain(tune.run_line_magic("workflow", "restart tune --from train"))
+    assert view.splitlines()[:4] == ["tune#1 (version 1, run 2): paused", "  load   SUCCEEDED",
+                                     "  train  4 iterations: 1 PAUSED, 3 SUCCEEDED", "  best   not started"]
+    view = plain(tune.run_line_magic("breakpoint", "delete tune.train"))
+    assert view.splitlines()[-1] == "  best   SUCCEEDED"
+
+
+def test_a_step_line_names_iterations_a_restart_will_redo_not_started():
+    from maestro_nb.magics.display import StepLine
+
+    assert StepLine("fit", 0, "run fit", {"SUCCEEDED": 3, "NOT_CREATED": 1}, True).text == \
+        "4 iterations: 3 SUCCEEDED, 1 not started"
+    assert StepLine("report", 0, "run report", {"NOT_CREATED": 1}, False).text == "not started"

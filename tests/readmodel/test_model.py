@@ -285,3 +285,37 @@ def test_after_a_crash_the_recovered_instance_shows_its_interrupted_attempts_as_
         engine.recover()
         steps = {s.id: s for s in model.instance("sweep").steps}
         assert dict(steps["work"].counts) == {"SUCCEEDED": 10} and steps["after"].status == "SUCCEEDED"
+
+
+def test_an_attempt_paused_at_its_error_shows_the_failure_as_plain_data(engine, namespace):
+    sweep_code(namespace)
+    engine.define("tune", SWEEP)
+    engine.set_breakpoint("tune.train", pause="error")
+    engine.run("tune")
+    model = ReadModel(engine)
+    page = model.paused()
+    failed = page.items[0]
+    assert page.total == 2 and [p.pause_point for p in page.items] == ["error", "error"]
+    assert (failed.label, failed.pause_point, failed.error) == ("tune#1 train[4]", "error", "ValueError: lr 0.9 is too big")
+    assert (failed.error_type, failed.error_message) == ("ValueError", "lr 0.9 is too big")
+    assert failed.traceback.startswith("Traceback (most recent call last):") and "in train" in failed.traceback
+    as_json = failed.to_json()
+    assert (as_json["error_type"], as_json["error_message"], as_json["traceback"]) == (
+        "ValueError", "lr 0.9 is too big", failed.traceback)
+    assert progress(model.instance("tune"))["train"][:2] == ("PAUSED", {"SUCCEEDED": 4, "PAUSED": 2})
+
+
+def test_after_a_restart_a_stored_instance_shows_what_it_redoes_as_not_started(db_path, namespace):
+    sweep_code(namespace)
+    engine = Engine(db_path, namespace)
+    engine.define("tune", SWEEP)
+    engine.run("tune")
+    engine.set_breakpoint("tune.train", iteration=0)
+    engine.restart("tune", from_step="train")
+    engine.stop("tune")  # run 2 ends before `best` runs again: its run-1 result is not its result
+    engine.close()
+    with reopened(db_path, namespace) as again:
+        view = ReadModel(again).instance("tune")
+        assert [(s.id, s.status) for s in view.steps] == [
+            ("load", "SUCCEEDED"), ("train", "STOPPED"), ("best", NOT_STARTED)]
+        assert again.step_status("tune", "best") == "NOT_CREATED"
