@@ -27,7 +27,8 @@ PAUSE_POINTS = ("before", "after", "error")
 @dataclass(eq=False)
 class Breakpoint:
     """A breakpoint on one step (or, at the `error` point, on every step of a workflow: `step`
-    None), with an optional scope, condition and pause point."""
+    None), with an optional scope, condition and pause point. A `gate` waits for a person's
+    decision: approve (resume) or reject (skip), recorded with a comment."""
 
     id: int
     workflow: str
@@ -39,6 +40,7 @@ class Breakpoint:
     iteration: str | None = None
     condition: Expression | None = None
     name: str | None = None
+    gate: bool = False
     paused: set[Attempt] = field(default_factory=set, repr=False)
 
     def matches(self, attempt: Attempt) -> bool:
@@ -77,10 +79,10 @@ class Breakpoint:
         return self.workflow if self.step is None else f"{self.workflow}.{self.step}"
 
     def same_as(self, other: Breakpoint) -> bool:
-        """The same target, scope, pause point and condition (its name aside): Maestro's upsert key."""
+        """The same target, scope, pause point, condition and gate (its name aside): Maestro's upsert key."""
         return (self.workflow, self.step, self.pause_point, self.version, self.instance_id, self.run_id,
-                self.iteration) == (other.workflow, other.step, other.pause_point, other.version,
-                                    other.instance_id, other.run_id, other.iteration) and \
+                self.iteration, self.gate) == (other.workflow, other.step, other.pause_point, other.version,
+                                               other.instance_id, other.run_id, other.iteration, other.gate) and \
             _condition_key(self.condition) == _condition_key(other.condition)
 
     @property
@@ -98,7 +100,8 @@ class Breakpoint:
 
     def __repr__(self) -> str:
         when = f" when {self.condition.source}" if self.condition is not None else ""
-        return f"<Breakpoint {self.id} {self.target} {self.pause_point}{when} ({self.scope_text})>"
+        gate = " gate" if self.gate else ""
+        return f"<Breakpoint {self.id} {self.target} {self.pause_point}{gate}{when} ({self.scope_text})>"
 
 
 def _condition_key(condition: Expression | None) -> str | None:
@@ -180,11 +183,18 @@ def _by_id(bp: Breakpoint) -> int:
 
 def check_breakpoint(definition: WorkflowDefinition, step: str | None, *, pause: str, when: str | None,
                      version: int | None, latest: int, instance: int | None, run: int | None,
-                     iteration: int | str | None, namespace: Mapping[str, Any]) -> tuple[str | None, Expression | None]:
+                     iteration: int | str | None, namespace: Mapping[str, Any],
+                     gate: bool = False) -> tuple[str | None, Expression | None]:
     """Validate a breakpoint's settings before anything is stored; returns (iteration, condition).
-    `step` None sets it on every step of the workflow, which only the `error` point allows."""
+    `step` None sets it on every step of the workflow, which only the `error` point allows; a
+    `gate` pauses `before` or `after` its step (an approval lets it go on from there)."""
     if not isinstance(pause, str) or pause not in PAUSE_POINTS:
         raise ParamError(f"pause point {pause!r} is not one of: {', '.join(PAUSE_POINTS)}")
+    if not isinstance(gate, bool):
+        raise ParamError(f"gate is True or False, not {gate!r}")
+    if gate and pause == "error":
+        raise ParamError("a gate pauses before or after its step, for a person to approve or reject it; "
+                         "break on failure (pause='error') is a plain breakpoint", workflow=definition.name)
     if step is None and pause != "error":
         raise ParamError(f"a breakpoint on every step of {definition.name!r} breaks on failure only: "
                          f"pause='error' (%breakpoint {definition.name} --on-error); name a step as "

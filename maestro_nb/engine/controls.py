@@ -141,6 +141,31 @@ class PauseControls:
         self._dispatch(a.node)
         self._settle_queue[a.instance] = None
 
+    # --- approval gates ----------------------------------------------------------------
+    def gates(self, a: Attempt) -> list[Breakpoint]:
+        """The gate breakpoints holding a paused attempt."""
+        found = (self.breakpoints.by_id.get(bp_id) for bp_id in sorted(a.paused_by))
+        return [bp for bp in found if bp is not None and bp.gate]
+
+    def require_gate(self, a: Attempt, approve: bool) -> None:
+        """Refuse a decision on an attempt that no gate holds (or that cannot go on, to approve)."""
+        self._require_paused(a)
+        if not self.gates(a):
+            raise StateError(f"{a.label} is not waiting at a gate; resume or skip it instead "
+                             "(a gate is set with %breakpoint WF.STEP --gate)", workflow=a.workflow, step=a.step_id)
+        if approve:
+            self._check_resumable(a)
+
+    def decide(self, a: Attempt, approve: bool, comment: str | None) -> None:
+        """Record a person's decision on a gated attempt, then resume it (approve) or skip it."""
+        self.require_gate(a, approve)
+        self.event("gate", {"decision": "approved" if approve else "rejected", "comment": comment,
+                            "breakpoints": [bp.id for bp in self.gates(a)]}, attempt=a)
+        if approve:
+            self.resume(a)
+        else:
+            self.skip(a)
+
     def _require_error_pause(self, a: Attempt) -> None:
         self._require_paused(a)
         if a.pause_point != "error":
@@ -156,8 +181,8 @@ class PauseControls:
         self._let_fail(a)
         self._settle_queue[a.instance] = None
 
-    def set_param(self, a: Attempt, name: str, value: Any, force: bool = False) -> None:
-        """Change a bound argument of a paused attempt; a change of kind (text for a number) needs `force`."""
+    def check_param(self, a: Attempt, name: str, value: Any, force: bool = False) -> None:
+        """Refuse a change `set_param` would refuse, changing nothing."""
         self._require_paused(a)
         if a.pause_point == "after":
             raise StateError(f"{a.label} is paused after its step ran; its params are spent, change its output instead")
@@ -171,6 +196,11 @@ class PauseControls:
                 f"give {kind_of(old)}, or force the change: set_param({name!r}, value, force=True)",
                 workflow=a.workflow, step=a.step_id,
             )
+
+    def set_param(self, a: Attempt, name: str, value: Any, force: bool = False) -> None:
+        """Change a bound argument of a paused attempt; a change of kind (text for a number) needs `force`."""
+        self.check_param(a, name, value, force)
+        old = a.params.get(name, MISSING)
         dict.__setitem__(a.params, name, value)  # the one sanctioned change, recorded below
         a.changed = a.changed | {name}
         self.event("mutate", {"param": name, "old": None if old is MISSING else self.codec.encode(old),

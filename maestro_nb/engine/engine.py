@@ -33,6 +33,7 @@ S = StepStatus
 # Any of these when the process died may have been running (an inline step is stored as
 # INITIALIZED while it runs): all become INTERRUPTED, and run again as new attempts.
 _IN_FLIGHT = ("CREATED", "INITIALIZED", "EVALUATING_PARAMS", "RUNNING")
+MAX_COMMENT = 10_000  # characters of a gate decision's comment
 
 
 @dataclass(frozen=True)
@@ -383,10 +384,10 @@ class Engine:
         for workflow, top in self.store.last_instance_ids().items():
             self._next_instance[workflow] = top + 1
         for row in self.store.active_breakpoints():
-            bp_id, name, workflow, step, version, instance_id, run_id, it, point, condition = row
+            bp_id, name, workflow, step, version, instance_id, run_id, it, point, condition, gate = row
             self.breakpoint_index.add(Breakpoint(
                 bp_id, workflow, step, point, version, instance_id, run_id, it,
-                compile_expression(condition) if condition else None, name,
+                compile_expression(condition) if condition else None, name, bool(gate),
             ))
         self._next_breakpoint = self.store.last_breakpoint_id() + 1
         unfinished = self.store.unfinished_instances()
@@ -470,7 +471,7 @@ class Engine:
 
     def _new_breakpoint(self, target: str, when: str | None, pause: str, version: int | None,
                         instance: int | None, run: int | None, iteration: int | str | None,
-                        name: str | None) -> Breakpoint:
+                        name: str | None, gate: bool = False) -> Breakpoint:
         """A breakpoint from validated settings, not yet numbered or stored."""
         workflow, step = self._split_target(target, every_step=pause == "error")
         if when is not None and not isinstance(when, str):
@@ -478,30 +479,32 @@ class Engine:
         iteration, condition = check_breakpoint(
             self.definition(workflow), step, pause=pause, when=when, version=version,
             latest=self._latest[workflow], instance=instance, run=run, iteration=iteration,
-            namespace=self.namespace,
+            namespace=self.namespace, gate=gate,
         )
         if name is not None:
             check_name(name, set())
-        return Breakpoint(0, workflow, step, pause, version, instance, run, iteration, condition, name)
+        return Breakpoint(0, workflow, step, pause, version, instance, run, iteration, condition, name, gate)
 
     def same_breakpoint(self, target: str, *, when: str | None = None, pause: str = "before",
                         version: int | None = None, instance: int | None = None, run: int | None = None,
-                        iteration: int | str | None = None) -> Breakpoint | None:
+                        iteration: int | str | None = None, gate: bool = False) -> Breakpoint | None:
         """The breakpoint `set_breakpoint` with these settings would return without creating one."""
         return self.breakpoint_index.same_as(
-            self._new_breakpoint(target, when, pause, version, instance, run, iteration, None))
+            self._new_breakpoint(target, when, pause, version, instance, run, iteration, None, gate))
 
     def set_breakpoint(self, target: str, *, when: str | None = None, pause: str = "before",
                        version: int | None = None, instance: int | None = None, run: int | None = None,
-                       iteration: int | str | None = None, name: str | None = None) -> Breakpoint:
+                       iteration: int | str | None = None, name: str | None = None,
+                       gate: bool = False) -> Breakpoint:
         """Pause every attempt of WORKFLOW.STEP that reaches the pause point from now on: `before`
         its step runs, `after` it returned, or at its `error` (break on failure; a bare WORKFLOW
-        target then covers every step of it).
+        target then covers every step of it). A `gate` is an approval gate: its attempts wait
+        for `approve` (they go on) or `reject` (they are skipped), each with a comment.
 
         Settings identical to an existing breakpoint's (target, scope, pause point, condition)
         return that breakpoint, as Maestro's upsert does: re-running a cell makes no copy.
         """
-        wanted = self._new_breakpoint(target, when, pause, version, instance, run, iteration, name)
+        wanted = self._new_breakpoint(target, when, pause, version, instance, run, iteration, name, gate)
 
         def add() -> Breakpoint:
             existing = self.breakpoint_index.same_as(wanted)
@@ -519,8 +522,10 @@ class Engine:
             self._next_breakpoint += 1
             self._store_breakpoint(bp, active=True)
             self.scheduler.add_breakpoint(bp)
-            self.scheduler.event("breakpoint_set", {"id": bp.id, "step": bp.step, "pause_point": pause,
-                                                    "when": when}, workflow=bp.workflow)
+            detail = {"id": bp.id, "step": bp.step, "pause_point": pause, "when": when}
+            if gate:
+                detail["gate"] = True
+            self.scheduler.event("breakpoint_set", detail, workflow=bp.workflow)
             return bp
 
         return self._act(add, drive=False)
@@ -529,7 +534,7 @@ class Engine:
         self.store.append("breakpoint_log", [(
             self.store.next_seq(), bp.id, bp.name, bp.workflow, bp.step, bp.version, bp.instance_id,
             bp.run_id, bp.iteration, bp.pause_point, bp.condition.source if bp.condition else None,
-            active, now(),
+            active, now(), bp.gate,
         )])
 
     def breakpoints(self) -> list[Breakpoint]:
@@ -678,6 +683,55 @@ class Engine:
         if not isinstance(force, bool):
             raise ParamError(f"force is True or False, not {force!r}")
         self._act(lambda: self.scheduler.set_param(attempt, name, value, force), drive=False)
+
+    def set_params(self, attempt: Attempt, values: Mapping[str, Any], *, force: bool = False) -> None:
+        """Change several bound arguments at once: each is checked as `set_param` checks it, and
+        either all change or (one refused) none does."""
+        if not isinstance(force, bool):
+            raise ParamError(f"force is True or False, not {force!r}")
+        if not isinstance(values, Mapping):
+            raise ParamError(f"values is a mapping of param name: value, not {type(values).__name__}")
+        items = dict(values)
+
+        def change() -> None:
+            for name, value in items.items():
+                self.scheduler.check_param(attempt, name, value, force)
+            for name, value in items.items():
+                self.scheduler.set_param(attempt, name, value, force)
+
+        self._act(change, drive=False)
+
+    # --- approval gates -----------------------------------------------------------------
+    def approve(self, attempts: Attempt | Iterable[Attempt], comment: str | None = None, *,
+                background: bool = False) -> list[Attempt]:
+        """Approve attempts waiting at a gate: the decision and `comment` go to the timeline (the
+        `events` view, kind 'gate'), then they go on as resumed ones do."""
+        return self._decide(attempts, True, comment, background)
+
+    def reject(self, attempts: Attempt | Iterable[Attempt], comment: str | None = None) -> list[Attempt]:
+        """Reject attempts waiting at a gate: the decision and `comment` go to the timeline, then
+        they end SKIPPED (their successors see no output)."""
+        return self._decide(attempts, False, comment, False)
+
+    def _decide(self, attempts: Attempt | Iterable[Attempt], approve: bool, comment: str | None,
+                background: bool) -> list[Attempt]:
+        if comment is not None and not isinstance(comment, str):
+            raise ParamError(f"comment is text, not {type(comment).__name__}")
+        if comment is not None and len(comment) > MAX_COMMENT:
+            raise ParamError(f"a comment holds at most {MAX_COMMENT} characters, not {len(comment)}")
+        items = self._many(attempts)
+        for a in items:
+            if not isinstance(a, Attempt):
+                raise ParamError(f"expected paused attempts (engine.paused()), not {type(a).__name__}")
+
+        def decide_all() -> list[Attempt]:
+            for a in items:
+                self.scheduler.require_gate(a, approve)
+            for a in items:
+                self.scheduler.decide(a, approve, comment)
+            return items
+
+        return self._act(decide_all, background=background)
 
     def call(self, attempt: Attempt) -> Any:
         """Call the step's current function with the attempt's params and return its value. Nothing

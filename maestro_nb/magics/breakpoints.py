@@ -18,14 +18,19 @@ def _on(bp: Breakpoint) -> str:
     return f"every step of {bp.workflow}" if bp.step is None else bp.target
 
 
+def _point(bp: Breakpoint) -> str:
+    return f"{bp.pause_point}, gate" if bp.gate else bp.pause_point
+
+
 def _describe(bp: Breakpoint) -> str:
     when = f" when {bp.condition.source}" if bp.condition is not None else ""
-    return f"breakpoint {bp.id} on {_on(bp)}: {bp.pause_point}{when}, {bp.scope_text}"
+    return f"breakpoint {bp.id} on {_on(bp)}: {_point(bp)}{when}, {bp.scope_text}"
 
 
 def set_breakpoint(session: KernelSession, workflow: str, step: str | None, *, when: str | None = None,
                    pause: str = "before", version: int | None = None, instance: int | None = None,
-                   run: int | None = None, iteration: str | None = None, name: str | None = None) -> Text:
+                   run: int | None = None, iteration: str | None = None, name: str | None = None,
+                   gate: bool = False) -> Text:
     """Pause every attempt of WF.STEP (every step of WF, at the error point) that reaches the pause
     point from now on; bind its variable. Settings that match a breakpoint return that one."""
     engine = session.engine
@@ -33,7 +38,8 @@ def set_breakpoint(session: KernelSession, workflow: str, step: str | None, *, w
     if step is not None:
         definition.step(step)
     target = workflow if step is None else f"{workflow}.{step}"
-    settings = dict(when=when, pause=pause, version=version, instance=instance, run=run, iteration=iteration)
+    settings = dict(when=when, pause=pause, version=version, instance=instance, run=run, iteration=iteration,
+                    gate=gate)
     existing = engine.same_breakpoint(target, **settings)
     if existing is not None and name in (None, existing.name):  # the cell ran again
         bound = session.push_breakpoint(existing)
@@ -54,7 +60,7 @@ def list_breakpoints(session: KernelSession) -> Table:
     """Every active breakpoint, with its variable and how many attempts it holds."""
     rows = []
     for bp in session.engine.breakpoints():
-        rows.append((bp.id, bp.name or "", _on(bp), bp.pause_point,
+        rows.append((bp.id, bp.name or "", _on(bp), _point(bp),
                      bp.condition.source if bp.condition is not None else "", bp.scope_text, len(bp.paused)))
     return Table("breakpoints", ("id", "variable", "step", "pause", "when", "scope", "paused"), rows,
                  empty="none (set one with %breakpoint WF.STEP)")

@@ -146,6 +146,8 @@ WORKFLOW_COMMANDS: dict[str, Command] = {
 @argument("--after", action="store_true", help="pause after the step ran, before its output is committed")
 @argument("--on-error", action="store_true",
           help="break on failure: pause when the step raises (its retries spent) instead of failing")
+@argument("--gate", action="store_true",
+          help="an approval gate: its attempts wait for .approve(comment) (go on) or .reject(comment) (skip)")
 @argument("--version", type=int, metavar="V", help="only instances of this version")
 @argument("--instance", type=int, metavar="N", help="only this instance")
 @argument("--run", type=int, metavar="R", help="only this run of an instance")
@@ -156,6 +158,9 @@ def _cmd_breakpoint(session: KernelSession, args: Any) -> Any:
     if args.after and args.on_error:
         raise UsageError("%breakpoint: --after and --on-error are two pause points; give one "
                          "(set two breakpoints for both)")
+    if args.gate and args.on_error:
+        raise UsageError("%breakpoint: --gate pauses before (or --after) a step for a person to approve; "
+                         "--on-error breaks on failure: give one")
     if "." not in args.target and not args.on_error:
         raise UsageError(f"{args.target!r}: name a step as WORKFLOW.STEP, e.g. tune.train (or break on "
                          f"failure at every step of a workflow: %breakpoint {args.target} --on-error)")
@@ -163,7 +168,7 @@ def _cmd_breakpoint(session: KernelSession, args: Any) -> Any:
     point = "error" if args.on_error else "after" if args.after else "before"
     return breakpoints.set_breakpoint(session, workflow, step, when=args.when, pause=point,
                                       version=args.version, instance=args.instance, run=args.run,
-                                      iteration=args.iteration, name=args.name)
+                                      iteration=args.iteration, name=args.name, gate=args.gate)
 
 
 @magic_arguments(name="breakpoint list")

@@ -133,6 +133,14 @@ class _PauseActions:
         """Let these attempts, paused at their error, fail as their failure mode says."""
         return self._act(self._session.engine.fail)
 
+    def approve(self, comment: str | None = None) -> Any:
+        """At an approval gate: record the approval (and `comment`) in the timeline, then go on."""
+        return self._act(self._session.engine.approve, comment)
+
+    def reject(self, comment: str | None = None) -> Any:
+        """At an approval gate: record the rejection (and `comment`) in the timeline; they end SKIPPED."""
+        return self._act(self._session.engine.reject, comment)
+
 
 class PausedAttempt(_PauseActions):
     """One paused attempt: its identity, `params`, `output`, and the actions on it."""
@@ -254,6 +262,8 @@ class PausedAttempt(_PauseActions):
         if a.pause_point == "error":
             lines.append("  fix the step, then .retry(); .call() tries it by hand, .debug() opens the debugger, "
                          ".fail() lets it fail")
+        elif a.status.value == "PAUSED" and self._session.engine.scheduler.gates(a):
+            lines.append('  waiting at a gate: .approve("comment") lets it go on, .reject("comment") skips it')
         return lines
 
     def __repr__(self) -> str:

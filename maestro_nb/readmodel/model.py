@@ -211,7 +211,7 @@ class ReadModel:
     def _breakpoint(bp: Breakpoint) -> BreakpointView:
         return BreakpointView(bp.id, bp.name, bp.workflow, bp.step, bp.pause_point,
                               bp.condition.source if bp.condition is not None else None, bp.scope_text,
-                              bp.version, bp.instance_id, bp.run_id, bp.iteration, len(bp.paused))
+                              bp.version, bp.instance_id, bp.run_id, bp.iteration, len(bp.paused), bp.gate)
 
     # --- paused attempts --------------------------------------------------------------
     def paused(self, workflow: str | None = None, step: str | None = None, instance: int | None = None,
@@ -236,6 +236,7 @@ class ReadModel:
             a.error.line if a.error is not None else None, tuple(self.holders(a)),
             a.error.type if a.error is not None else None, a.error.message if a.error is not None else None,
             a.error.traceback if a.error is not None else None,
+            bool(self.engine.scheduler.gates(a)) if a.paused_by else False,
         )
 
     def holders(self, a: Attempt) -> list[str]:

@@ -109,6 +109,7 @@ class BreakpointView:
     run_id: int | None
     iteration: str | None
     paused: int
+    gate: bool = False  # an approval gate: its attempts wait for approve or reject
 
     @property
     def target(self) -> str:
@@ -118,7 +119,7 @@ class BreakpointView:
         return {"id": self.id, "name": self.name, "workflow": self.workflow, "step": self.step,
                 "pause_point": self.pause_point, "when": self.when, "scope": self.scope,
                 "version": self.version, "instance": self.instance_id, "run": self.run_id,
-                "iteration": self.iteration, "paused": self.paused}
+                "iteration": self.iteration, "paused": self.paused, "gate": self.gate}
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class PausedView:
     error_type: str | None = None  # the failure's parts, as the `attempts` view stores them
     error_message: str | None = None
     traceback: str | None = None  # formatted as Python prints it; None for the engine's own findings
+    gate: bool = False  # held by an approval gate: approve (go on) or reject (skip) it
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "workflow": self.workflow,
@@ -151,7 +153,7 @@ class PausedView:
                 "params": {k: v.to_json() for k, v in self.params.items()},
                 "output": self.output.to_json() if self.output is not None else None,
                 "error": self.error, "held_by": list(self.held_by), "error_type": self.error_type,
-                "error_message": self.error_message, "traceback": self.traceback}
+                "error_message": self.error_message, "traceback": self.traceback, "gate": self.gate}
 
 
 @dataclass(frozen=True)

@@ -258,10 +258,10 @@ class Store:
         ))
 
     def active_breakpoints(self) -> list[tuple]:
-        """(id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition)."""
+        """(id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition, gate)."""
         return self.rows(
-            "SELECT id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition"
-            " FROM breakpoints ORDER BY id"
+            "SELECT id, name, workflow, step_id, version, instance_id, run_id, iteration, pause_point, condition,"
+            " gate FROM breakpoints ORDER BY id"
         )
 
     def last_breakpoint_id(self) -> int:
@@ -343,7 +343,7 @@ def _schemas() -> dict[str, Any]:
         "breakpoint_log": pa.schema([
             ("seq", b), ("id", i), ("name", s), ("workflow", s), ("step_id", s), ("version", i),
             ("instance_id", i), ("run_id", i), ("iteration", s), ("pause_point", s), ("condition", s),
-            ("active", pa.bool_()), ("recorded_at", ts),
+            ("active", pa.bool_()), ("recorded_at", ts), ("gate", pa.bool_()),
         ]),
     }
 
