@@ -767,6 +767,13 @@ class Engine:
         self._act(self.scheduler.flush, drive=False)
 
     # --- reading ------------------------------------------------------------------------
+    def panel(self, workflow: str | None = None, instance: int | None = None, **options: Any) -> Any:
+        """The live workflow panel (ipywidgets) over this engine: an instance (the latest by
+        default) with its DAG, progress, paused attempts, breakpoints and approval gates."""
+        from ..panel import Panel  # a face over the engine: imported only when asked for
+
+        return Panel(self, workflow, instance, **options)
+
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the state (views: workflows, instances, steps, iterations, attempts,
         events, breakpoints) and return a pandas DataFrame."""

@@ -112,6 +112,17 @@ def _cmd_show(session: KernelSession, args: Any) -> Any:
     return workflows.show(session, args.name, args.version)
 
 
+@magic_arguments(name="workflow panel")
+@argument("name", nargs="?", help="a workflow (default: the one run last)")
+@argument("--instance", type=int, metavar="N", help="an instance number (default: the latest, following new ones)")
+def _cmd_panel(session: KernelSession, args: Any) -> Any:
+    """Show the live panel: the DAG with statuses, progress, paused attempts to edit and resume,
+    breakpoints, approval gates (ipywidgets)."""
+    if args.name is None and args.instance is not None:
+        raise UsageError("%workflow panel --instance N needs the workflow name")
+    return workflows.panel(session, args.name, args.instance)
+
+
 @magic_arguments(name="workflow recover")
 def _cmd_recover(session: KernelSession, args: Any) -> Any:
     """Run on the instances that were unfinished when the state file was opened (after a crash)."""
@@ -135,7 +146,7 @@ def _cmd_define(session: KernelSession, args: Any) -> Any:
 WORKFLOW_COMMANDS: dict[str, Command] = {
     "run": _cmd_run, "status": _cmd_status, "results": _cmd_results, "restart": _cmd_restart,
     "stop": _cmd_stop, "timeline": _cmd_timeline, "show": _cmd_show, "db": _cmd_db,
-    "recover": _cmd_recover,
+    "recover": _cmd_recover, "panel": _cmd_panel,
 }
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .display import DagView
-from .live import LiveRun
 from .reports import run_view
 
 if TYPE_CHECKING:
     from .kernel import KernelSession
 
-__all__ = ["define", "show", "run", "restart", "stop"]
+__all__ = ["define", "show", "run", "restart", "stop", "panel"]
 
 
 def _marked(session: KernelSession, workflow: str) -> frozenset[str]:
@@ -39,13 +38,27 @@ def _latest(session: KernelSession, name: str) -> int:
     return int(session.engine.sql("SELECT latest_version FROM workflows WHERE workflow = ?", [name]).iloc[0, 0])
 
 
+def panel(session: KernelSession, name: str | None = None, instance_id: int | None = None, *,
+          background: bool = False) -> Any:
+    """The live workflow panel of an instance (the latest by default); its buttons act as the
+    magics do (a breakpoint added there gets its variable)."""
+    from ..panel import Panel
+
+    return Panel(session.engine, name, instance_id, session=session, background=background)
+
+
+def _follow(session: KernelSession, instance: Any) -> None:
+    """Show a background run's panel as its live display."""
+    from IPython.display import display
+
+    display(panel(session, instance.workflow, instance.instance_id, background=True))
+
+
 def run(session: KernelSession, name: str, params: dict[str, Any], *, background: bool = False) -> Any:
-    """Start an instance; run it until quiescent, or in the background with a live display."""
+    """Start an instance; run it until quiescent, or in the background with the live panel."""
     engine = session.engine
     if background:
-        live = LiveRun(session)
-        instance = engine.run(name, params, background=True)
-        live.follow(instance)
+        _follow(session, engine.run(name, params, background=True))
         return None
     return run_view(session, engine.run(name, params))
 
@@ -55,9 +68,8 @@ def restart(session: KernelSession, name: str, instance_id: int | None = None, *
     """A new run of a finished instance, keeping every upstream success."""
     engine = session.engine
     if background:
-        live = LiveRun(session)
-        instance = engine.restart(name, instance_id, from_step=from_step, iteration=iteration, background=True)
-        live.follow(instance)
+        _follow(session, engine.restart(name, instance_id, from_step=from_step, iteration=iteration,
+                                        background=True))
         return None
     return run_view(session, engine.restart(name, instance_id, from_step=from_step, iteration=iteration))
 

@@ -37,6 +37,7 @@ class Watcher:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._seen = engine.scheduler.revision
+        self._forced = False
         engine.scheduler.listeners.append(self._listener)
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -44,8 +45,11 @@ class Watcher:
     def _listener(self, kind: str, subject: Any) -> None:
         self._wake.set()
 
-    def poke(self) -> None:
-        """Look again now (a face changed something the engine does not announce)."""
+    def poke(self, force: bool = False) -> None:
+        """Look again now (a face changed something the engine does not announce); with `force`,
+        call the face back even if the engine's revision did not move (its own input changed)."""
+        if force:
+            self._forced = True
         self._wake.set()
 
     def _loop(self) -> None:
@@ -56,8 +60,9 @@ class Watcher:
             if self._closed.is_set():
                 return
             revision = self.engine.scheduler.revision
-            if revision != self._seen:
+            if revision != self._seen or self._forced:
                 self._seen = revision
+                self._forced = False
                 try:
                     self.on_change()
                 except Exception:  # a face's failure must not end its updates; show why

@@ -1,0 +1,111 @@
+"""The selected paused attempt: its params in an editor (one input per param, of the param's
+kind), its output at an `after` pause, its error and traceback at an `error` pause.
+
+Apply sends only the inputs the user changed, through `Engine.set_params`: each value is
+checked exactly as `a.params[name] = value` checks it, and one refused changes none."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..readmodel import PausedView, ValuePreview
+from .actions import parse_json
+
+__all__ = ["ParamEditor", "input_for"]
+
+_JSON_KINDS = ("list", "dict", "null")
+
+
+def input_for(name: str, preview: ValuePreview, enabled: bool) -> widgets.Widget:
+    """An input of the value's kind: Checkbox, IntText, FloatText, Text, or JSON in a Textarea;
+    a value that cannot be edited here (a DataFrame, a long list) is shown, not offered."""
+    common: dict[str, Any] = {"description": name, "disabled": not enabled,
+                              "style": {"description_width": "9em"}, "layout": widgets.Layout(width="30em")}
+    if not preview.editable:
+        return widgets.HTML(f"<span style='display:inline-block;width:9em;text-align:right;margin-right:8px'>"
+                            f"{html.escape(name)}</span><code>{html.escape(preview.text)}</code>"
+                            f" <i>({html.escape(preview.kind)}: not editable here)</i>")
+    if preview.kind == "bool":
+        return widgets.Checkbox(value=preview.value, indent=True, **common)
+    if preview.kind == "int":
+        return widgets.IntText(value=preview.value, **common)
+    if preview.kind == "float":
+        return widgets.FloatText(value=preview.value, **common)
+    if preview.kind == "str":
+        return widgets.Text(value=preview.value, **common)
+    return widgets.Textarea(value=json.dumps(preview.value), rows=2 if preview.kind != "null" else 1, **common)
+
+
+class ParamEditor(widgets.VBox):
+    """The selected attempt's heading, params, Apply, and its output or error."""
+
+    def __init__(self, apply: Callable[[], None]):
+        self.heading = widgets.HTML("")
+        self.fields = widgets.VBox([])
+        self.apply = widgets.Button(description="Apply", tooltip="change the params you edited",
+                                    button_style="primary", layout=widgets.Layout(width="7em"))
+        self.apply.on_click(lambda _b: apply())
+        self.detail = widgets.HTML("")
+        self.inputs: dict[str, widgets.Widget] = {}
+        self.view: PausedView | None = None
+        self._shape: tuple = ()
+        super().__init__([self.heading, self.fields, self.apply, self.detail])
+
+    def show(self, view: PausedView | None) -> None:
+        """Rebuild the inputs when another attempt is selected or its params changed in the engine;
+        the user's unapplied edits stay otherwise."""
+        self.view = view
+        shape = () if view is None else (view.key, view.pause_point,
+                                         tuple((n, p.kind, p.text) for n, p in view.params.items()))
+        if shape == self._shape:
+            return
+        self._shape = shape
+        if view is None:
+            self.heading.value = "<i>select a paused attempt</i>"
+            self.inputs = {}
+            self.fields.children = ()
+            self.apply.disabled = True
+            self.detail.value = ""
+            return
+        editable = view.pause_point in ("before", "error")
+        self.heading.value = (f"<b>{html.escape(view.label)}</b> attempt {view.attempt}, paused "
+                              f"{html.escape(view.pause_point)}" + (" (an approval gate)" if view.gate else "")
+                              + ("" if editable else ": its params are spent; it ran"))
+        self.inputs = {name: input_for(name, preview, editable) for name, preview in view.params.items()}
+        self.fields.children = tuple(self.inputs.values())
+        self.apply.disabled = not editable or not any(p.editable for p in view.params.values())
+        self.detail.value = _detail(view)
+
+    def changes(self) -> dict[str, Any]:
+        """The values the user changed, parsed (a JSON field that does not parse is a ParamError)."""
+        view = self.view
+        if view is None:
+            return {}
+        found = {}
+        for name, widget in self.inputs.items():
+            preview = view.params[name]
+            if not preview.editable or isinstance(widget, widgets.HTML):
+                continue
+            value = widget.value
+            if isinstance(widget, widgets.Textarea):
+                value = parse_json(f"param {name!r}", value)
+            if value != preview.value or type(value) is not type(preview.value):
+                found[name] = value
+        return found
+
+
+def _detail(view: PausedView) -> str:
+    if view.pause_point == "after" and view.output is not None:
+        shown = json.dumps(view.output.value, indent=1) if view.output.editable else view.output.text
+        return f"<div><b>output</b> ({html.escape(view.output.kind)})<pre>{html.escape(shown)}</pre></div>"
+    if view.pause_point == "error" and view.error:
+        trace = f"<pre style='max-height:16em;overflow:auto'>{html.escape(view.traceback)}</pre>" \
+            if view.traceback else ""
+        return (f"<div><b>error</b> <code>{html.escape(view.error)}</code>{trace}"
+                "<div>fix the step in the notebook, then Retry; Skip or Stop end it</div></div>")
+    return ""
