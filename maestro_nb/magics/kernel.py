@@ -40,6 +40,7 @@ class KernelSession:
         self._warned = False
         self.paused_name: str | None = None
         self._exit_hook = False
+        self.panels: list[Any] = []  # the workflow panels shown on this engine: closed with it
 
     # --- the engine ---------------------------------------------------------------------
     @property
@@ -114,6 +115,9 @@ class KernelSession:
         if self._engine is None:
             return
         engine, self._engine = self._engine, None
+        panels, self.panels = self.panels, []
+        for panel in panels:  # they listen to this engine: stop them first
+            panel.close()
         try:
             engine.close()
         finally:

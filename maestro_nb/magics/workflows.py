@@ -44,7 +44,9 @@ def panel(session: KernelSession, name: str | None = None, instance_id: int | No
     magics do (a breakpoint added there gets its variable)."""
     from ..panel import Panel
 
-    return Panel(session.engine, name, instance_id, session=session, background=background)
+    shown = Panel(session.engine, name, instance_id, session=session, background=background)
+    session.panels.append(shown)
+    return shown
 
 
 def _follow(session: KernelSession, instance: Any) -> None:
