@@ -130,6 +130,8 @@ class Engine:
     def _drive_until_quiet(self, drive: bool) -> None:
         """Drive (or just flush) until quiescent, then give up the driver role, never leaving
         an action queued behind."""
+        if drive:
+            self.scheduler.notify("drive", None)  # live faces look at the rate while it drives
         try:
             while True:
                 if drive:

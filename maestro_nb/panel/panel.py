@@ -72,6 +72,7 @@ class Panel(widgets.VBox):
         self._local = threading.local()  # `drawing` on the thread that draws: its own changes are no input
         self._requests = 0
         self._drawn_state = (-1, -1)  # (engine revision, requests) of the last draw
+        self.draws = 0  # how many times it was drawn (the benchmark reports it)
 
         self.header = widgets.HTML("")
         self.instances = widgets.Dropdown(options=[], description="instance", layout=widgets.Layout(width="18em"))
@@ -124,6 +125,7 @@ class Panel(widgets.VBox):
             finally:
                 self._local.drawing = False
             self._drawn_state = state
+            self.draws += 1
             self._drawn.notify_all()
 
     @contextmanager
