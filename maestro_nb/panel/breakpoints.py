@@ -47,8 +47,11 @@ class BreakpointsBox(widgets.VBox):
         if list(self.step.options) != choices:
             keep = self.step.value
             self.step.options = choices
-            if keep in [c[1] for c in choices]:
+            values = [c[1] for c in choices]
+            if keep in values:
                 self.step.value = keep
+            elif values:
+                self.step.value = values[0]
         mine = [bp for bp in breakpoints if workflow is None or bp.workflow == workflow]
         shown = tuple((bp.id, breakpoint_text(bp)) for bp in mine)
         if shown == self._shown:
