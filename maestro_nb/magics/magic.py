@@ -114,7 +114,7 @@ def _cmd_show(session: KernelSession, args: Any) -> Any:
 
 @magic_arguments(name="workflow panel")
 @argument("name", nargs="?", help="a workflow (default: the one run last)")
-@argument("--instance", type=int, metavar="N", help="an instance number (default: the latest, following new ones)")
+@argument("--instance", type=int, metavar="N", help="an instance number (default: the latest)")
 def _cmd_panel(session: KernelSession, args: Any) -> Any:
     """Show the live panel: the DAG with statuses, progress, paused attempts to edit and resume,
     breakpoints, approval gates (ipywidgets)."""

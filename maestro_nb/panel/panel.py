@@ -42,7 +42,8 @@ _STYLE = ("<style>.maestro-paused-table select{font-family:var(--jp-code-font-fa
 
 class Panel(widgets.VBox):
     """The live panel over one engine: `Panel(engine, workflow=None, instance=None)` shows that
-    instance (the latest by default, following new ones until you pick one in its selector)."""
+    instance (by default the latest when it opens, or the first to start after); the selector
+    shows the others, and new ones as they start."""
 
     def __init__(self, engine: Engine, workflow: str | None = None, instance: int | None = None, *,
                  session: Any = None, rate: float = 10.0, live: bool = True, background: bool = False):
@@ -142,12 +143,17 @@ class Panel(widgets.VBox):
             found = [s for s in summaries if (s.workflow, s.instance_id) == self.choice]
             if found:
                 return summaries, found[0]
+        # The latest instance (the one started last in this session, else the last stored), and
+        # from then on that one: a later run shows up in the selector.
         live = [i for i in list(self.engine.scheduler.instances.values())
                 if i.parent is None and self.workflow in (None, i.workflow)]
-        if live:
-            latest = (live[-1].workflow, live[-1].instance_id)
-            return summaries, next(s for s in summaries if (s.workflow, s.instance_id) == latest)
-        return summaries, (summaries[-1] if summaries else None)
+        latest = (live[-1].workflow, live[-1].instance_id) if live else \
+            ((summaries[-1].workflow, summaries[-1].instance_id) if summaries else None)
+        found = [s for s in summaries if (s.workflow, s.instance_id) == latest]
+        if not found:
+            return summaries, None
+        self.choice = latest
+        return summaries, found[0]
 
     def _render(self) -> None:
         summaries, target = self._target()

@@ -186,13 +186,25 @@ def test_several_instances_and_the_selector(sweep, panels):
     panel.instances.value = ("tune", 1)
     drawn(panel)
     assert rows(panel) == ["tune#1 best  #1  before  (breakpoint 1)"]
-    sweep.run("tune", {"scale": 3})  # the user picked tune#1: the panel stays on it
+    sweep.run("tune", {"scale": 3})  # a new instance joins the selector; the panel stays on tune#1
     drawn(panel)
     assert repr(panel) == "<workflow panel: tune#1, paused (1 paused)>" and len(panel.instances.options) == 3
-    follower = panels(sweep)  # no choice made: it follows the latest instance
-    sweep.run("tune", {"scale": 4})
-    drawn(follower)
-    assert repr(follower) == "<workflow panel: tune#4, paused (1 paused)>"
+    latest = panels(sweep)
+    sweep.run("tune", {"scale": 4})  # one opened earlier stays on the instance it showed
+    drawn(latest)
+    assert repr(latest) == "<workflow panel: tune#3, paused (1 paused)>"
+
+
+def test_a_panel_opened_before_the_run_shows_it(sweep, panels):
+    panel = panels(sweep, "tune")
+    assert panel.instances.options == () and repr(panel) == "<workflow panel: tune, not run yet>"
+    sweep.set_breakpoint("tune.best")
+    sweep.run("tune")
+    drawn(panel)
+    assert repr(panel) == "<workflow panel: tune#1, paused (1 paused)>"
+    sweep.run("tune")
+    drawn(panel)
+    assert repr(panel) == "<workflow panel: tune#1, paused (1 paused)>" and len(panel.instances.options) == 2
 
 
 def test_the_same_truth_as_the_engine(sweep, panels):
