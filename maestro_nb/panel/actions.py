@@ -68,6 +68,23 @@ class Actions:
         what = items[0].label if len(items) == 1 else f"{len(items)} attempts"
         return f"{done} {what}"
 
+    def call(self, attempt: Attempt) -> str:
+        """Call the step's current function with the attempt's params (recording nothing); its
+        value, shortly. The step's own exception is the panel's one-line error."""
+        from ..readmodel import short
+
+        return f"{attempt.label} returned {short(self.engine.call(attempt))} (nothing recorded)"
+
+    # --- instances -------------------------------------------------------------------------
+    def stop(self, workflow: str, instance_id: int) -> str:
+        instance = self.engine.stop(workflow, instance_id)
+        return f"stopped {instance.label}"
+
+    def restart(self, workflow: str, instance_id: int, from_step: str | None, iteration: str | None) -> str:
+        instance = self.engine.restart(workflow, instance_id, from_step=from_step, iteration=iteration)
+        where = f" from {from_step}" + (f"[{iteration}]" if iteration else "") if from_step else ""
+        return f"restarted {instance.label}{where}: run {instance.run_id}"
+
     def set_params(self, attempt: Attempt, values: Mapping[str, Any]) -> str:
         """Change bound arguments, each checked exactly as `a.params[name] = value` checks it."""
         self.engine.set_params(attempt, values)

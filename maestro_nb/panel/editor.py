@@ -44,17 +44,21 @@ def input_for(name: str, preview: ValuePreview, enabled: bool) -> widgets.Widget
 class ParamEditor(widgets.VBox):
     """The selected attempt's heading, params, Apply, and its output or error."""
 
-    def __init__(self, apply: Callable[[], None]):
+    def __init__(self, apply: Callable[[], None], call: Callable[[], None]):
         self.heading = widgets.HTML("")
         self.fields = widgets.VBox([])
         self.apply = widgets.Button(description="Apply", tooltip="change the params you edited",
                                     button_style="primary", layout=widgets.Layout(width="7em"))
         self.apply.on_click(lambda _b: apply())
+        self.call = widgets.Button(description="Call", tooltip="call the step's current function with these "
+                                   "params and show what it returns; nothing is recorded",
+                                   layout=widgets.Layout(width="7em"))
+        self.call.on_click(lambda _b: call())
         self.detail = widgets.HTML("")
         self.inputs: dict[str, widgets.Widget] = {}
         self.view: PausedView | None = None
         self._shape: tuple = ()
-        super().__init__([self.heading, self.fields, self.apply, self.detail])
+        super().__init__([self.heading, self.fields, widgets.HBox([self.apply, self.call]), self.detail])
 
     def show(self, view: PausedView | None) -> None:
         """Rebuild the inputs when another attempt is selected or its params changed in the engine;
@@ -69,7 +73,7 @@ class ParamEditor(widgets.VBox):
             self.heading.value = "<i>select a paused attempt</i>"
             self.inputs = {}
             self.fields.children = ()
-            self.apply.disabled = True
+            self.apply.disabled = self.call.disabled = True
             self.detail.value = ""
             return
         editable = view.pause_point in ("before", "error")
@@ -79,6 +83,7 @@ class ParamEditor(widgets.VBox):
         self.inputs = {name: input_for(name, preview, editable) for name, preview in view.params.items()}
         self.fields.children = tuple(self.inputs.values())
         self.apply.disabled = not editable or not any(p.editable for p in view.params.values())
+        self.call.disabled = view.pause_point == "after"
         self.detail.value = _detail(view)
 
     def changes(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..readmodel import InstanceSummary, InstanceView, PausedPage, PausedView, R
 from ..readmodel.live import Watcher
 from .actions import Actions, one_line_error
 from .breakpoints import BreakpointsBox
+from .controls import InstanceControls
 from .dag import DagWidget
 from .editor import ParamEditor
 from .gate import GateBox
@@ -82,11 +83,12 @@ class Panel(widgets.VBox):
         self.dag = DagWidget()
         self.progress = ProgressBars()
         self.paused = PausedTable(self.request, self._act)
-        self.editor = ParamEditor(self._apply)
+        self.editor = ParamEditor(self._apply, self._call)
+        self.controls = InstanceControls(self._stop, self._restart)
         self.gate = GateBox(self._decide)
         self.breakpoints = BreakpointsBox(self._delete, self._add)
         super().__init__([
-            widgets.HTML(_STYLE), widgets.HBox([self.header, self.instances]), self.message,
+            widgets.HTML(_STYLE), widgets.HBox([self.header, self.instances]), self.controls, self.message,
             widgets.HBox([self.dag, self.progress]),
             widgets.HTML("<b>paused attempts</b>"), self.paused,
             widgets.HBox([self.editor, self.gate]), self.breakpoints,
@@ -177,6 +179,7 @@ class Panel(widgets.VBox):
         self.progress.show(view, steps)
         page = PausedPage((), 0)
         step_ids = [s.id for s in steps]
+        self.controls.show(view, step_ids)
         if view is not None:
             try:
                 loop = self.paused.loop_filter()
@@ -246,6 +249,25 @@ class Panel(widgets.VBox):
             return self.actions.set_params(a, changes)
 
         self._guard(apply)
+
+    def _call(self) -> None:
+        self._guard(lambda: self.actions.call(self._selected_attempt()))
+
+    def _shown_instance(self) -> InstanceView:
+        if self.shown is None:
+            raise StateError("no instance is shown")
+        return self.shown
+
+    def _stop(self) -> None:
+        self._guard(lambda: self.actions.stop(self._shown_instance().workflow, self._shown_instance().instance_id))
+
+    def _restart(self) -> None:
+        def restart() -> str:
+            view = self._shown_instance()
+            from_step, iteration = self.controls.settings()
+            return self.actions.restart(view.workflow, view.instance_id, from_step, iteration)
+
+        self._guard(restart)
 
     def _decide(self, verb: str) -> None:
         self._guard(lambda: self.actions.act(verb, [self._selected_attempt()], self.gate.comment.value.strip()))

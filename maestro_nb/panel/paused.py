@@ -1,5 +1,6 @@
 """The paused attempts: a table in the same order as `paused`, filtered by step and loop params,
-with Resume, Step, Skip, Stop and Retry for the selected attempt and for every one that matches."""
+with Resume, Step, Skip, Stop, Retry and Fail for the selected attempt and for every one that
+matches."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from ..readmodel import PausedPage, PausedView
 
 __all__ = ["PausedTable", "parse_filter", "row_text", "VERBS"]
 
-VERBS = ("resume", "step", "skip", "stop", "retry")
+VERBS = ("resume", "step", "skip", "stop", "retry", "fail")
 _ONE_HELP = {"resume": "let the selected attempt go on", "step": "resume it, and pause at the next step",
              "skip": "end it SKIPPED without running", "stop": "end it STOPPED",
-             "retry": "a new attempt: the step's current code, bound afresh"}
+             "retry": "a new attempt: the step's current code, bound afresh",
+             "fail": "at an error: let it fail, as its failure mode says"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 

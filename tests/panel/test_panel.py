@@ -309,3 +309,49 @@ def test_repr_has_no_ids_or_addresses(sweep, panels):
     assert bundle["text/plain"] == "<workflow panel: tune#1, paused (4 paused)>"
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert not re.search(r"0x[0-9a-f]+", repr(panel))
+
+
+def test_call_and_fail_at_an_error(sweep, panels, namespace):
+    namespace["train"] = lambda load, lr, depth, tags: {"score": 1 / (depth - 5)}
+    sweep.set_breakpoint("tune.train", pause="error")
+    sweep.run("tune")
+    panel = panels(sweep)
+    panel.editor.call.click()  # the step's own error: one line, nothing recorded
+    drawn(panel)
+    assert error_shown(panel) and message(panel) == "ZeroDivisionError: division by zero"
+    namespace["train"] = lambda load, lr, depth, tags: {"score": round(lr * depth, 3)}
+    revision = sweep.scheduler.revision
+    panel.editor.call.click()
+    drawn(panel)
+    assert message(panel) == "tune#1 train[1] returned {'score': 0.5} (nothing recorded)"
+    assert sweep.scheduler.revision == revision and len(sweep.paused()) == 2
+    panel.paused.every["fail"].click()
+    drawn(panel)
+    assert sweep.paused() == [] and repr(panel) == "<workflow panel: tune#1, failed>"
+    assert node_status(panel, "train") == "USER_FAILED" and node_status(panel, "best") == "BLOCKED"
+
+
+def test_stop_and_restart_the_instance(sweep, panels):
+    sweep.set_breakpoint("tune.train", iteration=1)
+    sweep.run("tune")
+    panel = panels(sweep)
+    assert panel.controls.restart.disabled and not panel.controls.stop.disabled
+    panel.controls.restart.click()  # the instance is still paused: refused in one line
+    drawn(panel)
+    assert error_shown(panel) and "restart needs a finished instance" in message(panel)
+    panel.controls.stop.click()
+    drawn(panel)
+    assert repr(panel) == "<workflow panel: tune#1, stopped>" and sweep.paused() == []
+    assert not panel.controls.restart.disabled
+    sweep.delete_breakpoint("tune.train")
+    panel.controls.iteration.value = "1"  # an iteration needs its step
+    panel.controls.restart.click()
+    drawn(panel)
+    assert error_shown(panel) and "needs the step" in message(panel)
+    panel.controls.from_step.value = "train"
+    panel.controls.restart.click()
+    drawn(panel)
+    assert message(panel) == "restarted tune#1 from train[1]: run 2"
+    assert repr(panel) == "<workflow panel: tune#1, succeeded>"
+    runs = sweep.sql("SELECT iteration, run_id FROM iterations WHERE step_id = 'train' ORDER BY iteration")
+    assert runs.run_id.tolist() == [1, 2, 1, 1]
