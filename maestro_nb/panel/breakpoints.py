@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import ipywidgets as widgets
 
 from ..readmodel import BreakpointView
+from .util import close_tree
 
 __all__ = ["BreakpointsBox", "breakpoint_text", "EVERY_STEP"]
 
@@ -57,6 +58,8 @@ class BreakpointsBox(widgets.VBox):
         if shown == self._shown:
             return
         self._shown = shown
+        for old in self.rows.children:  # their comms go with them
+            close_tree(old)
         rows, self.deletes = [], {}
         for bp_id, text in shown:
             button = widgets.Button(description="Delete", tooltip=f"delete breakpoint {bp_id} (what it alone "
@@ -71,3 +74,4 @@ class BreakpointsBox(widgets.VBox):
         step = self.step.value
         return (None if step == EVERY_STEP else step), self.point.value, self.when.value.strip() or None, \
             self.gate.value
+

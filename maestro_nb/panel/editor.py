@@ -15,6 +15,7 @@ import ipywidgets as widgets
 
 from ..readmodel import PausedView, ValuePreview
 from .actions import parse_json
+from .util import close_tree
 
 __all__ = ["ParamEditor", "input_for"]
 
@@ -69,6 +70,8 @@ class ParamEditor(widgets.VBox):
         if shape == self._shape:
             return
         self._shape = shape
+        for old in self.inputs.values():  # their comms go with them
+            close_tree(old)
         if view is None:
             self.heading.value = "<i>select a paused attempt</i>"
             self.inputs = {}

@@ -31,6 +31,7 @@ from .editor import ParamEditor
 from .gate import GateBox
 from .paused import PausedTable
 from .progress import ProgressBars
+from .util import close_tree
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -307,10 +308,17 @@ class Panel(widgets.VBox):
         return f"<workflow panel: {target.label}, {target.word.lower()}{paused}>"
 
     def close(self) -> None:
-        """Stop listening to the engine and close the widget."""
+        """Stop listening to the engine and close the panel's widgets."""
         if self.watcher is not None:
             self.watcher.close()
-        super().close()
+        if "_lock" not in self.__dict__:  # refused in __init__ (ipywidgets closes it when collected)
+            super().close()
+            return
+        with self._lock:
+            for child in self.children:
+                close_tree(child)
+            self.layout.close()
+            super().close()
 
 
 def _header(view: InstanceView | None, workflow: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 
 from ..readmodel import InstanceView, StepView
+from .util import close_tree
 
 __all__ = ["ProgressBars", "step_counts", "instance_counts"]
 
@@ -76,6 +77,8 @@ class ProgressBars(widgets.VBox):
                                      f"{c['failed']} failed")
         foreach = [s for s in steps if s.iterations and s.parent is None]
         if list(self.bars) != [s.id for s in foreach]:
+            for bar in self.bars.values():  # their comms go with them
+                close_tree(bar)
             self.bars = {s.id: _Bar(s.id) for s in foreach}
             self.children = (self.instance_bar, *self.bars.values())
         for step in foreach:

@@ -355,3 +355,21 @@ def test_stop_and_restart_the_instance(sweep, panels):
     assert repr(panel) == "<workflow panel: tune#1, succeeded>"
     runs = sweep.sql("SELECT iteration, run_id FROM iterations WHERE step_id = 'train' ORDER BY iteration")
     assert runs.run_id.tolist() == [1, 2, 1, 1]
+
+
+def test_rebuilt_parts_leave_no_widget_behind(sweep, panels):
+    from ipywidgets.widgets.widget import _instances  # ipywidgets' registry of open widgets
+
+    sweep.set_breakpoint("tune.train")
+    sweep.run("tune")
+    before = set(_instances)
+    panel = panels(sweep)
+    opened = len(_instances) - len(before)
+    for key in [k for _, k in panel.paused.table.options] * 3:  # each selection rebuilds the editor
+        panel.paused.table.value = key
+        drawn(panel)
+    sweep.set_breakpoint("tune.best")  # the breakpoint rows are rebuilt
+    drawn(panel)
+    assert len(_instances) - len(before) <= opened + 8  # one more row: a box, a button, a label (and their layouts and styles)
+    panel.close()
+    assert set(_instances) <= before
