@@ -305,7 +305,7 @@ class Panel(widgets.VBox):
             return (f"<workflow panel: {target.label} (version {target.version}, run {target.run_id}), "
                     "run in the background>")
         paused = f" ({target.paused} paused)" if target.paused else ""
-        return f"<workflow panel: {target.label}, {target.word.lower()}{paused}>"
+        return f"<workflow panel: {target.label}, {target.word.lower().replace('_', ' ')}{paused}>"
 
     def close(self) -> None:
         """Stop listening to the engine and close the panel's widgets."""

@@ -60,6 +60,16 @@ def drawn(panel: Any) -> Any:
     return panel
 
 
+def until(condition: Any, timeout: float = 30.0) -> None:
+    """Wait for an observable condition, looking again whenever the engine's state may have moved."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not true within {timeout} s"
+        time.sleep(0.01)  # polling the condition, bounded by the deadline
+
+
 def mutations(engine: Engine) -> list[dict[str, Any]]:
     frame = engine.sql("SELECT detail FROM events WHERE kind = 'mutate'")
     return [json.loads(d) for d in frame.detail]

@@ -10,7 +10,7 @@ import pytest
 
 from maestro_nb.errors import ParamError, StateError, UnknownNameError
 
-from .conftest import drawn, mutations, node_status
+from .conftest import drawn, mutations, node_status, until
 
 
 def rows(panel) -> list[str]:
@@ -373,3 +373,27 @@ def test_rebuilt_parts_leave_no_widget_behind(sweep, panels):
     assert len(_instances) - len(before) <= opened + 8  # one more row: a box, a button, a label (and their layouts and styles)
     panel.close()
     assert set(_instances) <= before
+
+
+def test_live_during_a_background_run(engine, namespace, panels):
+    import threading
+
+    release, started = threading.Event(), threading.Semaphore(0)
+
+    def slow(i):
+        started.release()
+        assert release.wait(60), "never released"
+        return i
+
+    namespace["slow"] = slow
+    engine.define("bg", {"steps": [{"id": "work", "foreach": {"i": [0, 1, 2]}, "run": "slow"}]})
+    panel = panels(engine, "bg")
+    engine.run("bg", background=True)
+    assert started.acquire(timeout=60)
+    # the drawing thread shows the running step while the run goes on
+    until(lambda: 'data-step="work" data-status="RUNNING"' in panel.dag.value)
+    assert engine.busy and repr(panel) == "<workflow panel: bg#1, in progress>"
+    release.set()
+    assert engine.wait(60)
+    drawn(panel)
+    assert node_status(panel, "work") == "SUCCEEDED" and repr(panel) == "<workflow panel: bg#1, succeeded>"
