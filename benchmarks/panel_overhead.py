@@ -101,7 +101,7 @@ def main() -> None:
               f"overhead {overhead:+.1%} [median of {runs}; paired median {paired:+.1%}; without "
               f"{', '.join(f'{x:.3f}' for x in without)}; with {', '.join(f'{x:.3f}' for x in with_panel)}]")
         print(f"panel n={n} drawing: {c.median(draws):.0f} draws during a run ({c.median(draws) / p:.1f} a second), "
-              f"{messages:.0f} comm messages and {sent / 1024:.0f} KiB a run (opening the panel included); "
+              f"{messages:.0f} comm messages and {sent / 1024:.0f} KiB a run (opening and closing the panel included); "
               f"drawing took {c.median(drawing):.1%} of the run's wall time (GIL waits included)")
         verdict = "met" if overhead <= TARGET else "NOT met"
         print(f"panel_overhead: n={n} overhead {overhead:+.1%} with a live panel (goal <= {TARGET:.0%}): {verdict}")
