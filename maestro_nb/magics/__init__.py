@@ -10,12 +10,15 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension", "current_engine
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics and put the live `paused` collection in the user namespace."""
+    """Register the magics, put the live `paused` collection in the user namespace, and answer
+    the lab extension's comm (in a kernel)."""
+    from ..comm import register
     from .magic import MaestroMagics
 
     magics = MaestroMagics(ipython)
     ipython.register_magics(magics)
     magics.session.push_paused()
+    register(ipython, magics.session)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
