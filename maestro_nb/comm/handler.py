@@ -83,13 +83,16 @@ class Handler:
         """Set a breakpoint as `%breakpoint` does: the same settings give the same breakpoint, and
         in a kernel its paused attempts go in a variable named after the step."""
         engine = self._engine()
-        workflow, step = target.split(".", 1)
-        engine.definition(workflow).step(step)  # unknown names fail here, with a hint
+        workflow, _, step = target.partition(".")
+        definition = engine.definition(workflow)  # unknown names fail here, with a hint
+        if step:
+            definition.step(step)
         existing = engine.same_breakpoint(target, **settings)
         if existing is not None:
             bp = existing
         else:
-            name = self._session.variable_name(workflow, step, None) if self._session is not None else None
+            session = self._session
+            name = session.variable_name(workflow, step or None, None) if session is not None else None
             bp = engine.set_breakpoint(target, name=name, **settings)
         if self._session is not None:
             self._session.push_breakpoint(bp)
@@ -160,7 +163,10 @@ class Handler:
         a = request.args
         engine = self._engine()
         [attempt] = self._attempts(engine, [a["key"]])
-        engine.set_param(attempt, a["name"], a["value"])
+        value = a["value"]
+        if isinstance(attempt.params.get(a["name"]), float) and type(value) is int:
+            value = float(value)  # JSON has one kind of number: 2 for a float param means 2.0
+        engine.set_param(attempt, a["name"], value)
         return ReadModel(engine).paused_view(attempt).to_json()
 
     def _op_set_output(self, request: Request) -> Any:

@@ -145,6 +145,8 @@ class Loop(Arg):
 
 
 TARGET = Text(required=True, pattern=r"[A-Za-z_][\w-]*\.[A-Za-z_][\w-]*", means="WORKFLOW.STEP")
+ANY_TARGET = Text(required=True, pattern=r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?",
+                  means="WORKFLOW.STEP (or WORKFLOW, for every step at the error point)")
 WORKFLOW = Text(required=True, pattern=r"[A-Za-z_][\w-]*", means="a workflow name")
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 KEY = Text(required=True, pattern=ATTEMPT_KEY, means="an attempt key (WF#INSTANCE/RUN/STEP[ITERATION]/ATTEMPT)")
@@ -156,7 +158,7 @@ OPS: dict[str, dict[str, Arg]] = {
     "instance": {"workflow": WORKFLOW, "instance": Integer()},
     "paused": {"workflow": WORKFLOW, "step": Text(pattern=r"[A-Za-z_][\w-]*", means="a step id"),
                "instance": Integer(), "loop": Loop(), "limit": Integer(high=1000, default=200)},
-    "set_breakpoint": {"target": TARGET, "pause": Choice(("before", "after"), default="before"),
+    "set_breakpoint": {"target": ANY_TARGET, "pause": Choice(("before", "after", "error"), default="before"),
                        "when": Text(), "instance": Integer(), "iteration": Text(max=200)},
     "delete_breakpoint": {"id": Integer(required=True), "keep_paused": Flag()},
     "toggle_breakpoint": {"target": TARGET},
