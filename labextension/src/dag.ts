@@ -12,7 +12,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { NotebookLink } from './link';
 import type { IDagState } from './model';
-import type { IDag, IStep } from './protocol';
+import type { IDag, IInstance, IStep } from './protocol';
 import { DAG_MIME } from './protocol';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -134,7 +134,16 @@ export class DagRenderer extends Widget implements IRenderMime.IRenderer {
     if (dag === null || this.isDisposed) {
       return;
     }
-    const model = this._link?.connection?.model ?? null;
+    const connection = this._link?.connection ?? null;
+    const model = connection?.model ?? null;
+    if (connection !== null && model !== null && model.needsInstance(dag) && !this._fetching) {
+      this._fetching = true;
+      void connection
+        .request('instance', { workflow: dag.workflow, instance: dag.instance! })
+        .then(view => model.keepInstance(view as IInstance))
+        .catch(() => undefined)
+        .finally(() => (this._fetching = false));
+    }
     const state: IDagState = model !== null ? model.dagState(dag) : dag;
     const structure = JSON.stringify(state.steps.map(s => [s.id, s.after, s.parent]));
     if (structure !== this._structure) {
@@ -259,6 +268,7 @@ export class DagRenderer extends Widget implements IRenderMime.IRenderer {
   private _structure = '';
   private _graph: ReturnType<typeof layoutSteps> | null = null;
   private _frame = 0;
+  private _fetching = false;
 }
 
 function clip(text: string, n: number): string {

@@ -285,13 +285,41 @@ export class WorkflowModel {
   private _detailFor(snapshot: ISnapshot, dag: IDag): IInstance | undefined {
     const mine = snapshot.details.filter(d => d.workflow === dag.workflow);
     if (dag.instance !== null) {
-      return mine.find(d => d.instance === dag.instance);
+      return (
+        mine.find(d => d.instance === dag.instance) ??
+        this._ended.get(`${dag.workflow}#${dag.instance}`)
+      );
     }
-    return mine.reduce<IInstance | undefined>(
+    // A definition shows its version's latest instance, once one ran.
+    return mine.filter(d => d.version === dag.version).reduce<IInstance | undefined>(
       (latest, d) =>
         latest === undefined || d.instance > latest.instance ? d : latest,
       undefined
     );
+  }
+
+  /**
+   * Whether a DAG view of this instance needs its state fetched (`instance` op): the
+   * snapshot details only the latest and the paused instances, and an ended one no longer
+   * changes, so it is fetched once.
+   */
+  needsInstance(dag: IDag): boolean {
+    const snapshot = this._snapshot;
+    if (snapshot === null || dag.instance === null) {
+      return false;
+    }
+    const key = `${dag.workflow}#${dag.instance}`;
+    return (
+      !snapshot.details.some(d => d.workflow === dag.workflow && d.instance === dag.instance) &&
+      !this._ended.has(key) &&
+      snapshot.instances.some(i => i.workflow === dag.workflow && i.instance === dag.instance)
+    );
+  }
+
+  /** Keep an ended instance's state (the `instance` op's result) for its DAG views. */
+  keepInstance(view: IInstance): void {
+    this._ended.set(`${view.workflow}#${view.instance}`, view);
+    this._changed.emit();
   }
 
   /** The first paused attempt of a step in a DAG view's instance (or any instance). */
@@ -310,6 +338,7 @@ export class WorkflowModel {
   private _focus: { workflow: string; step: string } | null = null;
   private _error: string | null = null;
   private _disabled: IBreakpoint[] = [];
+  private _ended = new Map<string, IInstance>();
   private _changed = new Signal<this, void>(this);
 }
 

@@ -132,6 +132,7 @@ export type KernelMessage = IReply | IUpdate;
 export interface IOps {
   hello: Record<string, never>;
   snapshot: Record<string, never>;
+  instance: { workflow: string; instance?: number };
   set_breakpoint: { target: string; pause?: 'before' | 'after' | 'error'; when?: string };
   delete_breakpoint: { id: number; keep_paused?: boolean };
   toggle_breakpoint: { target: string };

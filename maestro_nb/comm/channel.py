@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from ..readmodel.live import Watcher
 from .handler import Handler
 from .schema import PROTOCOL
-from .snapshot import snapshot
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
@@ -71,12 +70,17 @@ class Channel:
             self._push(force=True)
 
     def _push(self, force: bool = False) -> None:
-        payload = snapshot(self.session._engine)
         with self._lock:
+            payload = self.handler.snapshot()
             if not self._live or (not force and payload["revision"] == self._sent):
                 return
             self._sent = payload["revision"]
-        self.comm.send({"protocol": PROTOCOL, "type": "update", "snapshot": payload})
+            self.comm.send({"protocol": PROTOCOL, "type": "update", "snapshot": payload})
+
+    def poke(self) -> None:
+        """Send an update now if the state the frontend sees changed."""
+        if self._live:
+            self._push()
 
     def _on_close(self, msg: Any = None) -> None:
         self.close()
@@ -115,7 +119,18 @@ def register(shell: Any, session: KernelSession) -> bool:
         session.comm_channels.append(Channel(session, comm))
 
     manager.register_target(TARGET, opened)
+    if _after_cell not in shell.events.callbacks["post_execute"]:
+        shell.events.register("post_execute", _after_cell)
     return True
+
+
+def _after_cell() -> None:
+    """A cell ran: it may have changed what the engine does not announce (a definition)."""
+    from IPython import get_ipython
+
+    session = getattr(get_ipython(), "maestro_nb_session", None)
+    for channel in list(session.comm_channels if session is not None else ()):
+        channel.poke()
 
 
 def unregister(shell: Any, session: KernelSession) -> None:
@@ -123,6 +138,8 @@ def unregister(shell: Any, session: KernelSession) -> None:
     manager = _manager(shell)
     if manager is not None:
         manager.unregister_target(TARGET, None)
+    if _after_cell in shell.events.callbacks["post_execute"]:
+        shell.events.unregister("post_execute", _after_cell)
     for channel in session.comm_channels:
         channel.close()
     session.comm_channels.clear()

@@ -9,6 +9,7 @@ anything too.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,21 @@ class Handler:
         self._engine = engine
         self._current = current or engine
         self._session = session  # in a kernel: breakpoints get their variables, as %breakpoint does
+        self._last_state: dict[str, Any] | None = None
+        self._revision = 0
+        self._lock = threading.Lock()  # snapshots come from the shell thread and the watcher's
+
+    def snapshot(self) -> dict[str, Any]:
+        """The snapshot of the engine open now. Its revision counts the different states this
+        handler has shown, so it grows with every change, also across a new engine
+        (`%workflow db PATH`) and changes the engine does not count (a new definition)."""
+        with self._lock:
+            found = snapshot(self._current())
+            found.pop("revision")
+            if found != self._last_state:
+                self._last_state = found
+                self._revision += 1
+            return {"revision": self._revision, **found}
 
     def handle(self, data: Any) -> dict[str, Any]:
         """The reply to one message; never raises for what the browser sent."""
@@ -55,7 +71,7 @@ class Handler:
 
     # --- reading ----------------------------------------------------------------------
     def _op_hello(self, request: Request) -> Any:
-        return snapshot(self._current())
+        return self.snapshot()
 
     _op_snapshot = _op_hello
 
