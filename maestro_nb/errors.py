@@ -86,15 +86,22 @@ class StateError(MaestroError):
 
 
 class StoreLockedError(MaestroError):
-    """The state file is held by another process."""
+    """The state file is held by another process, or by another Engine of this process."""
 
-    def __init__(self, path: str, detail: str = ""):
-        super().__init__(
-            f"state file {path} is in use by another process{detail}; "
-            "use another path (maestro_nb.Engine(db=...) or %workflow db PATH), "
-            "or open it read-only with maestro_nb.Engine(db=..., read_only=True) to inspect it"
-        )
+    def __init__(self, path: str, *, pid: str | None = None, same_process: bool = False):
+        if same_process:
+            message = (f"state file {path} is open in another Engine of this process; close that one first "
+                       "(engine.close(), or %workflow db PATH in a notebook) or use another path")
+        else:
+            holder = f" (PID {pid})" if pid else ""
+            message = (f"state file {path} is in use by another process{holder}; close the engine there "
+                       "(engine.close(), or end that kernel) or use another path (maestro_nb.Engine(db=...) "
+                       "or %workflow db PATH): DuckDB cannot open a file, not even read-only, "
+                       "while another process holds it")
+        super().__init__(message)
         self.path = path
+        self.pid = pid
+        self.same_process = same_process
 
 
 class PlatformError(MaestroError):

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from maestro_nb.engine.engine import Engine
+
+# Property tests draw the same examples on every run (no flaky failure on a fresh clone) and never
+# time one out: the machine running them may be busy.
+settings.register_profile("maestro", deadline=None, derandomize=True, database=None)
+settings.load_profile("maestro")
 
 
 @pytest.fixture

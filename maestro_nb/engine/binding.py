@@ -9,9 +9,24 @@ from typing import Any
 from ..errors import ParamError
 from ..models.definition import StepDefinition
 from ..models.expressions import Expression
+from ..store.values import ValueCodec
 
-__all__ = ["Binder", "evaluate_value"]
+__all__ = ["Binder", "evaluate_value", "check_loop_params"]
 
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
+def check_loop_params(codec: ValueCodec, step: StepDefinition, loop_params: Mapping[str, Any]) -> None:
+    """An iteration whose loop values cannot be stored (a set, a range) fails, not the flush."""
+    if _PLAIN.issuperset(map(type, loop_params.values())):
+        return  # the usual case: numbers and text
+    for name, value in loop_params.items():
+        problem = codec.problem(value)
+        if problem is not None:
+            raise ParamError(
+                f"step {step.id!r}: loop param {name!r} is {problem}, which cannot be stored; foreach "
+                "values must be JSON-native (numbers, text, lists, dicts with text keys)", step=step.id,
+            )
 
 
 def evaluate_value(value: Any, scope: Mapping[str, Any]) -> Any:

@@ -37,6 +37,7 @@ class PauseControls:
             if bp is not None:
                 bp.paused.discard(a)
         a.paused_by = NO_HOLDS
+        a.instance.journal(a)  # stored as released: a crash before it runs does not pause it again
         self.paused.discard(a)
         if a.error is not None:
             a.error = a.error.forget_exception()  # debugging it is over: let its frames go

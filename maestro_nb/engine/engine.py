@@ -10,7 +10,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..errors import DefinitionError, ParamError, StateError, UnknownNameError, nearest
+from ..errors import DefinitionError, MaestroError, ParamError, StateError, UnknownNameError, nearest
 from ..models.definition import WorkflowDefinition
 from ..models.expressions import compile_expression
 from ..models.parse import parse_definition
@@ -18,6 +18,7 @@ from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
 from ..store.store import DEFAULT_DB, ENV_DB, now
 from ..store.values import NotPersisted
+from . import arguments as check
 from . import by_hand
 from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint, check_name
 from .executors import Executor, make_executor
@@ -80,7 +81,11 @@ class Engine:
         self._recovering: list[Instance] = []
         self._orphans: dict[str, tuple[str, int]] = {}
         self.scheduler.find_child = self._find_child
-        self._load()
+        try:
+            self._load()
+        except BaseException:
+            self.store.close()  # the file is not left held by an engine nobody can close
+            raise
 
     @property
     def path(self) -> str:
@@ -89,7 +94,11 @@ class Engine:
     # --- driving ------------------------------------------------------------------------
     def _act(self, fn: Callable[[], T], *, drive: bool = True, background: bool = False) -> T:
         """Apply `fn` on the driving thread, then (if `drive`) run until quiescent; then tell the
-        listeners (live displays) that the state may have changed."""
+        listeners (live displays) that the state may have changed.
+
+        What `fn` changed is in the state file when this returns (a crash right after loses
+        nothing): a background driver flushes it before it answers, and so does a call that
+        starts one before the driver starts."""
         try:
             return self._apply(fn, drive=drive, background=background)
         finally:
@@ -105,7 +114,7 @@ class Engine:
                 return fn()
             if driver is not None:
                 future: Future[T] = Future()
-                self.scheduler.inbox.put(("call", fn, future))
+                self.scheduler.inbox.put(("call", lambda: self._flushed(fn), future))
             else:
                 self._driver = me
                 future = None  # type: ignore[assignment]
@@ -118,12 +127,18 @@ class Engine:
             self._drive_until_quiet(bool(self.scheduler.ready))
             raise
         if background and drive:
+            self.scheduler.flush()  # what the call did is on disk before it returns
             thread = threading.Thread(target=self._drive_in_background, name="maestro-driver", daemon=True)
             with self._lock:
                 self._driver = thread
             thread.start()
             return result
         self._drive_until_quiet(drive)
+        return result
+
+    def _flushed(self, fn: Callable[[], T]) -> T:
+        result = fn()
+        self.scheduler.flush()
         return result
 
     def _drive_until_quiet(self, drive: bool) -> None:
@@ -231,11 +246,16 @@ class Engine:
     def _known_workflows(self) -> list[str]:
         return sorted(self._latest)
 
-    def definition(self, workflow: str, version: int | None = None) -> WorkflowDefinition:
-        """A stored definition (the latest version by default)."""
+    def _known(self, workflow: Any) -> None:
+        """Fail unless `workflow` names a stored workflow (naming the nearest one)."""
+        check.text(workflow, "workflow")
         if workflow not in self._latest:
             raise UnknownNameError("workflow", workflow, self._known_workflows())
-        version = version or self._latest[workflow]
+
+    def definition(self, workflow: str, version: int | None = None) -> WorkflowDefinition:
+        """A stored definition (the latest version by default)."""
+        self._known(workflow)
+        version = self._latest[workflow] if check.whole_number(version, "version") is None else version
         key = (workflow, version)
         if key not in self._definitions:
             source = self.store.definition_source(workflow, version)
@@ -269,17 +289,19 @@ class Engine:
                              f"not {type(params).__name__}", workflow=definition.name)
         for name, value in (params or {}).items():
             if name not in definition.params:
-                hint = nearest(name, definition.params)
+                hint = nearest(str(name), definition.params)
                 known = ", ".join(definition.params) or "none"
                 raise ParamError(
                     f"workflow {definition.name!r} has no param {name!r}"
                     + (f"; did you mean {hint!r}?" if hint else f"; its params: {known}"),
                     workflow=definition.name,
                 )
-            if not self.codec.storable(value):
+            problem = self.codec.problem(value)
+            if problem is not None:
                 raise ParamError(
-                    f"param {name!r}: a {type(value).__name__} cannot be stored; "
-                    "use JSON-native values or a DataFrame", workflow=definition.name,
+                    f"param {name!r}: {problem} cannot be stored; "
+                    "use JSON-native values (numbers, text, lists, dicts with text keys) or a DataFrame",
+                    workflow=definition.name,
                 )
             values[name] = value
         return values
@@ -299,8 +321,8 @@ class Engine:
     def run(self, workflow: str, params: Mapping[str, Any] | None = None, *, version: int | None = None,
             background: bool = False) -> Instance:
         """Start an instance and run it until quiescent (or in the background)."""
-        if workflow not in self._latest:
-            raise UnknownNameError("workflow", workflow, self._known_workflows())
+        self._known(workflow)
+        check.whole_number(version, "version", " (1 is the first version)")
 
         def start() -> Instance:
             instance = self._new_instance(workflow, params, version)
@@ -311,8 +333,8 @@ class Engine:
 
     def instance(self, workflow: str, instance_id: int | None = None) -> Instance:
         """A live instance; the latest of `workflow` by default."""
-        if workflow not in self._latest:
-            raise UnknownNameError("workflow", workflow, self._known_workflows())
+        self._known(workflow)
+        check.whole_number(instance_id, "instance")
         ids = sorted(i for (w, i) in self.scheduler.instances if w == workflow)
         if instance_id is None:
             # Instances finished in an earlier session are in the file, not yet in memory.
@@ -342,6 +364,9 @@ class Engine:
         everything downstream of it; with `iteration`, only that iteration of `from_step` (and
         what is downstream of the step) runs again.
         """
+        check.text(from_step, "from_step", optional=True)
+        if iteration is not None and (isinstance(iteration, bool) or not isinstance(iteration, (int, str))):
+            raise ParamError(f"iteration must be an index such as 3 or a path such as '2/0', not {iteration!r}")
         instance = self.instance(workflow, instance_id)
         definition = instance.definition
         if from_step is not None:
@@ -384,9 +409,13 @@ class Engine:
             self._next_instance[workflow] = top + 1
         for row in self.store.active_breakpoints():
             bp_id, name, workflow, step, version, instance_id, run_id, it, point, condition = row
+            try:
+                compiled = compile_expression(condition) if condition else None
+            except MaestroError as exc:  # stored before a limit it breaks: the file still opens
+                self.recovery_report.append(f"breakpoint {bp_id} on {workflow}.{step} is left out: {exc.message}")
+                continue
             self.breakpoint_index.add(Breakpoint(
-                bp_id, workflow, step, point, version, instance_id, run_id, it,
-                compile_expression(condition) if condition else None, name,
+                bp_id, workflow, step, point, version, instance_id, run_id, it, compiled, name,
             ))
         self._next_breakpoint = self.store.last_breakpoint_id() + 1
         unfinished = self.store.unfinished_instances()
@@ -399,11 +428,22 @@ class Engine:
                          if parent is not None}
         for workflow, instance_id, parent in unfinished:
             if parent is None:
-                self._recovering.append(self._load_instance(workflow, instance_id, recovering=True))
+                self._recover_one(workflow, instance_id, recovering=True)
         for workflow, instance_id in self._orphans.values():  # no parent attempt asked for them
-            self._load_instance(workflow, instance_id, orphan=True)
+            self._recover_one(workflow, instance_id, orphan=True)
         self._orphans = {}
         self.scheduler.flush()
+
+    def _recover_one(self, workflow: str, instance_id: int, **how: bool) -> None:
+        """Load one unfinished instance; one that cannot be (its definition, stored by an older
+        version, breaks a rule made since) is reported and left as it is: the file still opens."""
+        try:
+            instance = self._load_instance(workflow, instance_id, **how)
+        except MaestroError as exc:
+            self.recovery_report.append(f"{workflow}#{instance_id} cannot be recovered: {exc.message}")
+            return
+        if how.get("recovering"):
+            self._recovering.append(instance)
 
     def _find_child(self, a: Attempt) -> Instance | None:
         """While recovering: the unfinished sub-workflow instance `a` (its parent attempt) ran."""
@@ -472,9 +512,12 @@ class Engine:
                         instance: int | None, run: int | None, iteration: int | str | None,
                         name: str | None) -> Breakpoint:
         """A breakpoint from validated settings, not yet numbered or stored."""
+        check.text(when, "when", optional=True)
+        check.text(name, "name", optional=True)
+        check.whole_number(version, "version", kind_only=True)
+        check.whole_number(instance, "instance")
+        check.whole_number(run, "run")
         workflow, step = self._split_target(target, every_step=pause == "error")
-        if when is not None and not isinstance(when, str):
-            raise ParamError(f"when is an expression as text, such as 'lr > 0.1', not {type(when).__name__}")
         iteration, condition = check_breakpoint(
             self.definition(workflow), step, pause=pause, when=when, version=version,
             latest=self._latest[workflow], instance=instance, run=run, iteration=iteration,
@@ -537,6 +580,7 @@ class Engine:
 
     def find_breakpoints(self, selector: str | int | Breakpoint) -> list[Breakpoint]:
         """Breakpoints by id, by name, or every one on WORKFLOW.STEP."""
+        check.selector(selector, Breakpoint)
         if isinstance(selector, Breakpoint):
             found = [selector] if selector.id in self.breakpoint_index.by_id else []
             what = f"breakpoint {selector.id}"
@@ -594,7 +638,7 @@ class Engine:
         return found
 
     def _many(self, attempts: Attempt | Iterable[Attempt]) -> list[Attempt]:
-        items = [attempts] if isinstance(attempts, Attempt) else list(dict.fromkeys(attempts))
+        items = check.attempts(attempts)
         if not items:
             raise StateError("nothing is paused there; %breakpoint list and `paused` show what is")
         return items
@@ -659,9 +703,6 @@ class Engine:
         """Let attempts paused at their error fail, as their failure mode says (fail the instance,
         end the step COMPLETED_WITH_ERROR, ...), and run until quiescent."""
         items = self._many(attempts)
-        for a in items:
-            if not isinstance(a, Attempt):
-                raise ParamError(f"fail() takes paused attempts (engine.paused()), not {type(a).__name__}")
 
         def fail_all() -> list[Attempt]:
             for a in items:
@@ -675,6 +716,8 @@ class Engine:
     def set_param(self, attempt: Attempt, name: str, value: Any, *, force: bool = False) -> None:
         """Change one bound argument of an attempt paused before its step runs (or at its error,
         for the retry). A value of another kind (text for a number) is refused unless `force`."""
+        check.attempts(attempt)
+        check.text(name, "the param's name")
         if not isinstance(force, bool):
             raise ParamError(f"force is True or False, not {force!r}")
         self._act(lambda: self.scheduler.set_param(attempt, name, value, force), drive=False)
@@ -706,6 +749,7 @@ class Engine:
 
     def set_output(self, attempt: Attempt, value: Any) -> None:
         """Change the output of an attempt paused after its step ran."""
+        check.attempts(attempt)
         self._act(lambda: self.scheduler.set_output(attempt, value), drive=False)
 
     def flush(self) -> None:
@@ -716,6 +760,7 @@ class Engine:
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the state (views: workflows, instances, steps, iterations, attempts,
         events, breakpoints) and return a pandas DataFrame."""
+        check.text(query, "query")
         if not self.busy:
             self.flush()
         return self.store.query(query, params)
@@ -724,6 +769,7 @@ class Engine:
         """A DataFrame, one row per iteration of a step (per iteration and body step for a foreach
         of steps): its loop params as it ran with them, status, attempt, `changed` (the params a
         user changed, when any was) and the output's fields."""
+        check.text(step, "step")
         definition = self.definition(workflow)
         definition.step(step)
         inst = self.instance(workflow, instance)

@@ -6,12 +6,12 @@ next flush, which appends one Arrow batch per table.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from ..store import Store, ValueCodec
 from ..store.store import now
+from ..store.values import clean_text, safe_json
 from .runtime import Attempt, Instance, Node, parent_ref
 
 __all__ = ["Journal"]
@@ -47,7 +47,7 @@ class Journal:
         for step_id, iteration, loop_params in iterations:
             self._not_created.append((
                 None, instance.workflow, instance.instance_id, instance.run_id, step_id, iteration,
-                json.dumps(loop_params) if loop_params else "{}", 0, "NOT_CREATED", None, None, None,
+                self.codec.encode_params(loop_params), 0, "NOT_CREATED", None, None, None,
                 None, None, ["NOT_CREATED"], at, None, None, None,
             ))
 
@@ -67,7 +67,7 @@ class Journal:
         self._events.append((
             None, now(), instance.workflow if instance else workflow,
             instance.instance_id if instance else None, instance.run_id if instance else None,
-            step_id, iteration, number, kind, json.dumps(detail, default=repr),
+            step_id, iteration, number, kind, safe_json(detail),
         ))
 
     def flush(self) -> None:
@@ -105,7 +105,7 @@ class Journal:
             for offset, a in enumerate(dirty):
                 inst = a.instance
                 loop_params, params = a.loop_params, a.params
-                loop_text = json.dumps(loop_params) if loop_params else "{}"
+                loop_text = encode_params(loop_params)
                 # A step bound to its loop params alone: the same JSON text, encoded once.
                 same = params == loop_params and (len(params) < 2 or list(params) == list(loop_params))
                 error = a.error
@@ -114,8 +114,9 @@ class Journal:
                     a.iteration, loop_text, a.number,
                     a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
                     loop_text if same else encode_params(params), encode(a.output),
-                    None if error is None else error.message, a.transition_names(), a.times,
-                    None if error is None else error.type, None if error is None else error.traceback,
+                    None if error is None else clean_text(error.message), a.transition_names(), a.times,
+                    None if error is None else clean_text(error.type),
+                    None if error is None else clean_text(error.traceback),
                     sorted(a.changed) if a.changed else None,
                 ))
         inst_rows = []

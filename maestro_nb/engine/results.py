@@ -80,7 +80,7 @@ def results_frame(engine: Engine, instance: Instance, step_id: str) -> Any:
     for row in rows:
         sid, iteration, attempt, status, output, params, loop_params, changed = (
             row[0], row[1], row[2], row[3], row[5], row[6], row[7], list(row[16] or ()))
-        loops = json.loads(loop_params or "{}")
+        loops = engine.codec.decode_params(loop_params)
         record: dict[str, Any] = {"iteration": iteration, "step": sid, "status": status, "attempt": attempt,
                                   "changed": ", ".join(changed)}
         bound = json.loads(params) if params and (loops or changed) else {}

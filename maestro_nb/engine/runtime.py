@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import StateError
-from ..models.definition import IterationSpace, StepDefinition, WorkflowDefinition
+from ..models.definition import IterationSpace, StepDefinition, UpstreamSteps, WorkflowDefinition
 from ..models.failure import Failure
 from ..models.status import (
     ALLOWED_TRANSITIONS,
@@ -265,20 +265,14 @@ class Instance:
         self.unwritten: list[Attempt] | None = None  # and its records, written only once woken
         self.children: list[Instance] = []  # sub-workflow instances started for this one
         self.step_traps: list[tuple[Frame, frozenset[str], int | None]] = []
-        self._upstream: dict[str, frozenset[str]] = {}
+        self._upstream: dict[str, UpstreamSteps] = {}
         self.all_steps = frozenset(definition.step_ids)
 
-    def upstream(self, step_id: str) -> frozenset[str]:
+    def upstream(self, step_id: str) -> UpstreamSteps:
         """Steps whose outputs `step_id` may read: its ancestors, and those of enclosing foreach steps."""
         found = self._upstream.get(step_id)
         if found is None:
-            import networkx as nx
-
-            names: set[str] = set()
-            chain = self.definition.enclosing(step_id) + (step_id,)
-            for level, sid in enumerate(chain):
-                names |= nx.ancestors(self.definition.graph(chain[level - 1] if level else None), sid)
-            found = self._upstream[step_id] = frozenset(names)
+            found = self._upstream[step_id] = self.definition.upstream(step_id)
         return found
 
     @property

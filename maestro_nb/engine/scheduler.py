@@ -20,7 +20,7 @@ from ..models.definition import FailureMode
 from ..models.failure import Failure, type_name
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
-from .binding import Binder
+from .binding import Binder, check_loop_params
 from .breakpoints import BreakpointIndex
 from .controls import MISSING, PauseControls
 from .executors import Executor
@@ -351,6 +351,7 @@ class Scheduler(Journal, PauseControls):
         what the executor will call."""
         step = a.node.step
         scope = a.scope
+        check_loop_params(self.codec, step, a.loop_params)
         given = {n: a.params[n] for n in a.changed if n in a.params} if a.changed else None
         if step.kind == "run":
             fn = self.namespace.get(step.target)

@@ -6,7 +6,6 @@ succeeded (with a persisted output) is kept, a paused one is revived, the rest r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +62,7 @@ def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tupl
             value = memory[(step_id, it)]
         seeds[(step_id, it)] = Seed(
             status=S(status), number=number, run_id=run_id, output=value,
-            params=codec.decode_params(params), loop_params=json.loads(loop_params or "{}"),
+            params=codec.decode_params(params), loop_params=codec.decode_params(loop_params),
             pause_point=pause_point, paused_by=set(paused_by or ()),
             history=[(S(t), at) for t, at in zip(transitions, times)],
             error=Failure.from_stored(error_type, error, traceback), failures=failures,

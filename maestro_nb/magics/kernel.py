@@ -103,7 +103,10 @@ class KernelSession:
         import duckdb
 
         from ..errors import StoreLockedError
+        from ..store.store import held_in_process
 
+        if held_in_process(target):
+            raise StoreLockedError(target, same_process=True)
         if os.path.exists(target):
             try:
                 duckdb.connect(target, read_only=True).close()

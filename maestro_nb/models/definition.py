@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
@@ -21,10 +22,15 @@ __all__ = [
     "Foreach",
     "StepDefinition",
     "WorkflowDefinition",
+    "UpstreamSteps",
     "STEP_KINDS",
+    "MAX_ITERATIONS",
+    "MAX_ITERATIONS_CEILING",
 ]
 
 STEP_KINDS = ("run", "sql", "noop", "sleep", "workflow", "steps")
+MAX_ITERATIONS = 2_000_000  # iterations per foreach unless its step says `max_iterations: N`
+MAX_ITERATIONS_CEILING = 100_000_000  # the most `max_iterations` may say: about 1 GB of bookkeeping
 
 
 class FailureMode(str, Enum):
@@ -60,6 +66,7 @@ class Foreach:
     loops: tuple[tuple[str, Any], ...] = ()
     items: Any = None  # a tuple of dicts, or an Expression giving a list of dicts
     concurrency: int | None = None
+    max_iterations: int = MAX_ITERATIONS
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -74,9 +81,11 @@ class Foreach:
         return ()
 
     def expand(self, scope: Mapping[str, Any]) -> IterationSpace:
-        """Resolve every loop's values against `scope` into an indexable iteration space."""
+        """Resolve every loop's values against `scope` into an indexable iteration space; more
+        than `max_iterations` iterations fail here, before any is created."""
         if self.loops:
             axes = []
+            size = 1
             for name, values in self.loops:
                 if isinstance(values, Expression):
                     source, values = values, values.evaluate(scope)
@@ -86,7 +95,9 @@ class Foreach:
                             "not a list of values"
                         )
                 if not isinstance(values, (list, tuple, range)):
-                    values = list(values)
+                    values = self._take(values)
+                size *= _length(values)
+                self.check_size(size)  # at every axis: a product is never computed in full
                 axes.append((name, values))
             return IterationSpace(tuple(axes), None)
         items = self.items
@@ -95,14 +106,43 @@ class Foreach:
             items = items.evaluate(scope)
             if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
                 raise ExpressionError(f"foreach {source!r} gave a {type(items).__name__}, not a list of dicts")
-            items = list(items)
+            items = self._take(items)
+            self.check_size(len(items))
             for position, item in enumerate(items):
                 if not isinstance(item, Mapping):
                     raise ExpressionError(
                         f"foreach {source!r}: item #{position + 1} is a {type(item).__name__}, "
                         "not a dict of loop params"
                     )
+                for key in item:
+                    if not isinstance(key, str):
+                        raise ExpressionError(
+                            f"foreach {source!r}: item #{position + 1} has the key {key!r}; "
+                            "loop param names are text"
+                        )
         return IterationSpace((), tuple(dict(item) for item in items))
+
+
+    def _take(self, values: Iterable[Any]) -> list[Any]:
+        """The values of an iterator, but never more than the limit allows."""
+        taken = list(itertools.islice(values, self.max_iterations + 1))
+        self.check_size(len(taken), exact=False)
+        return taken
+
+    def check_size(self, size: int, exact: bool = True) -> None:
+        if size > self.max_iterations:
+            count = f"{size:,} iterations" if exact else f"more than {self.max_iterations:,} iterations"
+            raise ExpressionError(
+                f"{count} exceed the limit of {self.max_iterations:,} per foreach "
+                "(raise it with max_iterations: N on the step)"
+            )
+
+
+def _length(values: list[Any] | tuple[Any, ...] | range) -> int:
+    try:
+        return len(values)
+    except OverflowError:  # a range too long for len()
+        return max(0, -((values.start - values.stop) // values.step))
 
 
 @dataclass(frozen=True)
@@ -191,6 +231,11 @@ class WorkflowDefinition:
     _index: Mapping[str, StepDefinition] = field(default_factory=dict, compare=False, repr=False)
     _parents: Mapping[str, str | None] = field(default_factory=dict, compare=False, repr=False)
     _positions: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # Built on first use, per level (a foreach body, or None for the top): its graph, and each
+    # step's ancestors as a bit set over the level's steps (so a chain of n steps costs n^2 bits).
+    _graphs: dict[str | None, nx.DiGraph] = field(default_factory=dict, compare=False, repr=False)
+    _levels: dict[str | None, tuple[dict[str, int], dict[str, int], tuple[str, ...]]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         index: dict[str, StepDefinition] = {}
@@ -243,10 +288,74 @@ class WorkflowDefinition:
         return self.steps if step_id is None else self.step(step_id).body
 
     def graph(self, parent: str | None = None) -> nx.DiGraph:
-        """The DAG of one level (top level, or the body of foreach step `parent`)."""
-        dag = nx.DiGraph()
-        for step in self.siblings(parent):
-            dag.add_node(step.id)
-            for upstream in step.after:
-                dag.add_edge(upstream, step.id)
+        """The DAG of one level (top level, or the body of foreach step `parent`); built once, so
+        read it, do not change it."""
+        dag = self._graphs.get(parent)
+        if dag is None:
+            dag = nx.DiGraph()
+            for step in self.siblings(parent):
+                dag.add_node(step.id)
+                for upstream in step.after:
+                    dag.add_edge(upstream, step.id)
+            self._graphs[parent] = dag
         return dag
+
+    def upstream(self, step_id: str) -> UpstreamSteps:
+        """Steps whose outputs `step_id` may read: its ancestors, and those of the foreach steps
+        around it."""
+        chain = self.enclosing(step_id) + (step_id,)
+        return UpstreamSteps(tuple((self._level(self._parents[sid]), sid) for sid in chain))
+
+    def _level(self, parent: str | None) -> tuple[dict[str, int], dict[str, int], tuple[str, ...]]:
+        """(position of each step, its ancestors as bits over positions, steps by position) for one
+        level, in one pass over its steps in dependency order (the level is acyclic: parse checked)."""
+        level = self._levels.get(parent)
+        if level is None:
+            steps = self.siblings(parent)
+            waiting = {step.id: len(step.after) for step in steps}
+            after: dict[str, list[str]] = {step.id: [] for step in steps}
+            for step in steps:
+                for upstream in step.after:
+                    after[upstream].append(step.id)
+            order = [sid for sid, count in waiting.items() if count == 0]
+            for sid in order:  # grows as it goes: Kahn's algorithm
+                for successor in after[sid]:
+                    waiting[successor] -= 1
+                    if waiting[successor] == 0:
+                        order.append(successor)
+            position = {sid: i for i, sid in enumerate(order)}
+            bits: dict[str, int] = {}
+            for sid in order:
+                mask = 0
+                for upstream in self._index[sid].after:
+                    mask |= bits[upstream] | (1 << position[upstream])
+                bits[sid] = mask
+            level = self._levels[parent] = (position, bits, tuple(order))
+        return level
+
+
+class UpstreamSteps(AbstractSet[str]):
+    """The steps upstream of one step, as a set: `in` is O(1) per level; listing them is only
+    for messages."""
+
+    __slots__ = ("_chain",)
+
+    def __init__(self, chain: tuple[tuple[tuple[dict[str, int], dict[str, int], tuple[str, ...]], str], ...]):
+        self._chain = chain
+
+    def __contains__(self, name: object) -> bool:
+        for (position, bits, _), sid in self._chain:
+            index = position.get(name)  # type: ignore[arg-type]
+            if index is not None and bits[sid] >> index & 1:
+                return True
+        return False
+
+    def __iter__(self) -> Iterator[str]:
+        for (_, bits, order), sid in self._chain:
+            mask = bits[sid]
+            for index, name in enumerate(order):
+                if mask >> index & 1:
+                    yield name
+
+    def __len__(self) -> int:
+        return sum(bits[sid].bit_count() for (_, bits, _), sid in self._chain)

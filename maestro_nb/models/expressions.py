@@ -12,15 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ExpressionError, nearest
+from .bounds import HELPERS, SAFE_BUILTINS, Budget, bounded_tree, check_size
 
 __all__ = ["Expression", "SAFE_BUILTINS", "compile_expression", "parse_template", "is_template"]
-
-SAFE_BUILTINS: dict[str, Any] = {
-    f.__name__: f
-    for f in (len, range, min, max, sum, abs, round, sorted, any, all, int, float, str, bool,
-              list, tuple, dict, set, zip, enumerate, reversed)
-}
-SAFE_BUILTINS.update({"True": True, "False": False, "None": None})
 
 _ALLOWED_NODES = (
     ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Call,
@@ -100,6 +94,8 @@ class Expression:
             # The scope goes in globals so that comprehensions (their own scopes) can see it.
             env = dict(scope)
             env["__builtins__"] = SAFE_BUILTINS
+            env.update(HELPERS)  # after the scope: no param can stand in for them
+            env["__b"] = Budget(_shown(self.source))
             return eval(self._code, env)
         except ExpressionError:
             raise
@@ -125,8 +121,13 @@ def compile_expression(source: str) -> Expression:
     if not source:
         raise ExpressionError("empty expression ${}")
     shown = _shown(source)
+    check_size(None, source, shown)
     try:
         tree = ast.parse(source, mode="eval")
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"{shown[:60]}...: nested too deeply to read") from None
+    except ValueError:  # a null byte
+        raise ExpressionError(f"{shown}: invalid syntax") from None
     except SyntaxError as exc:
         if "${" in source:
             raise ExpressionError(
@@ -134,6 +135,7 @@ def compile_expression(source: str) -> Expression:
             ) from None
         detail = "" if exc.msg in ("invalid syntax", None) else f" ({_one_line(exc.msg)})"
         raise ExpressionError(f"{shown}: invalid syntax{detail}") from None
+    check_size(tree, source, shown)
     nodes = list(ast.walk(tree))
     for node in nodes:
         if isinstance(node, ast.Attribute):
@@ -151,7 +153,7 @@ def compile_expression(source: str) -> Expression:
             called = repr(node.func.id) if isinstance(node.func, ast.Name) else "the result of an expression"
             raise ExpressionError(f"{shown}: calling {called} is not allowed; allowed: {allowed}")
     free = frozenset(n for n in _free_names(tree) if n not in SAFE_BUILTINS)
-    return Expression(source, free, compile(tree, "<expression>", "eval"))
+    return Expression(source, free, compile(bounded_tree(tree), "<expression>", "eval"))
 
 
 def is_template(value: Any) -> bool:

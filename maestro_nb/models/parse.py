@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Set
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, NoReturn
 
@@ -13,6 +14,8 @@ import networkx as nx
 
 from ..errors import DefinitionError, ExpressionError, nearest
 from .definition import (
+    MAX_ITERATIONS,
+    MAX_ITERATIONS_CEILING,
     STEP_KINDS,
     FailureMode,
     Foreach,
@@ -22,10 +25,11 @@ from .definition import (
 )
 from .expressions import Expression, parse_template
 
-__all__ = ["parse_definition", "WORKFLOW_KEYS", "STEP_KEYS"]
+__all__ = ["parse_definition", "WORKFLOW_KEYS", "STEP_KEYS", "MAX_DEFINITION_CHARS", "MAX_DEFINITION_VALUES",
+           "MAX_DEFINITION_DEPTH"]
 
 WORKFLOW_KEYS = ("description", "params", "steps", "failure_mode")
-STEP_KEYS = ("id", "description", "after", "if", "params", "foreach", "concurrency", "retry",
+STEP_KEYS = ("id", "description", "after", "if", "params", "foreach", "concurrency", "max_iterations", "retry",
              "failure_mode") + STEP_KINDS
 RETRY_KEYS = ("limit", "backoff", "platform_limit")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -165,11 +169,12 @@ class _Parser:
                       parent_node, key, parent)
         steps = tuple(self.step(item, items, i, failure_mode) for i, item in enumerate(items))
         ids = [s.id for s in steps]
+        known = set(ids)
         for step, item in zip(steps, items):
             for upstream in step.after:
                 if upstream == step.id:
                     self.fail(f"step {step.id!r} cannot run after itself", item, "after", step.id)
-                if upstream not in ids:
+                if upstream not in known:
                     hint = nearest(upstream, ids)
                     self.fail(
                         f"step {step.id!r} runs after unknown step {upstream!r}"
@@ -257,8 +262,10 @@ class _Parser:
         foreach = None
         if "foreach" in item:
             foreach = self.foreach(item, step_id)
-        elif "concurrency" in item:
-            self.fail(f"step {step_id!r}: concurrency applies to a foreach step", item, "concurrency", step_id)
+        else:
+            for key in ("concurrency", "max_iterations"):
+                if key in item:
+                    self.fail(f"step {step_id!r}: {key} applies to a foreach step", item, key, step_id)
 
         retry = self.retry(item, step_id)
         mode = self.failure_mode(item, step_id, failure_mode)
@@ -275,6 +282,27 @@ class _Parser:
         )
 
     def foreach(self, item: Mapping, step_id: str) -> Foreach:
+        foreach = self.foreach_values(item, step_id)
+        limit = _scalar(item.get("max_iterations", MAX_ITERATIONS))
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_ITERATIONS_CEILING:
+            self.fail(f"step {step_id!r}: max_iterations must be a whole number from 1 to "
+                      f"{MAX_ITERATIONS_CEILING:,}, not {limit!r}", item, "max_iterations", step_id)
+        foreach = replace(foreach, max_iterations=limit)
+        static = [values for _, values in foreach.loops if not isinstance(values, Expression)]
+        if len(static) == len(foreach.loops):  # known now: refused before anything is stored
+            try:
+                if foreach.loops:
+                    size = 1
+                    for values in static:
+                        size *= len(values)
+                        foreach.check_size(size)
+                elif isinstance(foreach.items, tuple):
+                    foreach.check_size(len(foreach.items))
+            except ExpressionError as exc:
+                self.fail(f"step {step_id!r}: foreach: {exc.message}", item, "foreach", step_id)
+        return foreach
+
+    def foreach_values(self, item: Mapping, step_id: str) -> Foreach:
         spec = item["foreach"]
         concurrency = _scalar(item.get("concurrency"))
         if concurrency is not None and (
@@ -380,33 +408,95 @@ def _scalar(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """ruamel's commented containers and scalars as plain dicts, lists, sets and values."""
+    """ruamel's commented containers and scalars as plain dicts, lists and values."""
     if isinstance(value, Mapping):
         return {_scalar(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, Set) and type(value).__module__.startswith("ruamel."):
-        return {_plain(v) for v in value}
     return _scalar(value)
 
 
 def _canonical(value: Any) -> Any:
-    """A JSON-able form of definition data in which equal content gives equal text."""
+    """A JSON form of definition data (checked by _check_shape) in which equal content gives equal text."""
     if isinstance(value, Mapping):
-        if all(isinstance(k, str) for k in value):
-            return {k: _canonical(v) for k, v in value.items()}
-        return {"mapping": {_text(k): _canonical(v) for k, v in value.items()}}
+        return {k: _canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
-    if isinstance(value, (Set, frozenset)):
-        return {"set": sorted(_text(v) for v in value)}
-    if isinstance(value, range):
-        return {"range": [value.start, value.stop, value.step]}
+    if isinstance(value, range):  # read back from the stored source as the same lazy range
+        return f"${{range({value.start}, {value.stop}, {value.step})}}"
     return value
 
 
 def _text(value: Any) -> str:
     return json.dumps(_canonical(value), sort_keys=True, default=repr)
+
+
+MAX_DEFINITION_CHARS = 1_000_000  # YAML text of one definition
+MAX_DEFINITION_VALUES = 200_000  # values in one definition, with YAML aliases expanded
+MAX_DEFINITION_DEPTH = 64  # levels of nested mappings and lists
+_PLAIN_TYPES = (str, int, float, bool, type(None), range)
+
+
+def _check_shape(name: str, data: Any) -> None:
+    """Refuse, before anything walks it, a definition too big once its YAML aliases are expanded
+    (an alias bomb), too deeply nested, holding itself, or holding values that JSON cannot store
+    as themselves (dates, sets, bytes, non-text keys, YAML tags). Linear in the distinct values."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(container) -> (values under it, levels under it)
+    open_ids: set[int] = set()
+    stack: list[tuple[Any, Any, Any, bool]] = [(data, None, None, False)]
+    while stack:
+        node, parent, key, done = stack.pop()
+        if done:
+            children = _children(node)
+            count = len(children) + sum(sizes[id(c)][0] for _, c in children if id(c) in sizes)
+            depth = 1 + max((sizes[id(c)][1] for _, c in children if id(c) in sizes), default=0)
+            open_ids.discard(id(node))
+            sizes[id(node)] = (count, depth)
+            if count > MAX_DEFINITION_VALUES:
+                _refuse(name, f"the definition holds more than {MAX_DEFINITION_VALUES:,} values once its "
+                              "YAML aliases are expanded", parent, key)
+            if depth > MAX_DEFINITION_DEPTH:
+                _refuse(name, f"the definition nests more than {MAX_DEFINITION_DEPTH} levels deep", parent, key)
+            continue
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        if tag is not None or type(node).__name__ == "TaggedScalar":
+            shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+            _refuse(name, f"{_where(key)}the YAML tag {shown} is not allowed: a definition holds plain values "
+                          "(quote a value to keep it as text)", parent, key)
+        if isinstance(node, Mapping) or _is_list(node):
+            if id(node) in sizes:
+                continue
+            if id(node) in open_ids:
+                _refuse(name, f"{_where(key)}a value contains itself", parent, key)
+            open_ids.add(id(node))
+            stack.append((node, parent, key, True))
+            for child_key, child in _children(node):
+                if isinstance(node, Mapping) and not isinstance(child_key, str):
+                    _refuse(name, f"{_where(key)}the key {child_key!r} is not text (JSON keys are text)", node, child_key)
+                stack.append((child, node, child_key, False))
+        elif not isinstance(node, _PLAIN_TYPES):
+            what = _kind_of(node) if not isinstance(node, Set) else "a set"
+            _refuse(name, f"{_where(key)}{what} is not a JSON value; write it as text, a number, a list or "
+                          "a mapping with text keys", parent, key)
+
+
+def _children(node: Any) -> list[tuple[Any, Any]]:
+    if isinstance(node, Mapping):
+        return list(node.items())
+    if _is_list(node):
+        return list(enumerate(node))
+    return []
+
+
+def _where(key: Any) -> str:
+    return f"{key!r}: " if isinstance(key, str) else ""
+
+
+def _refuse(name: str, message: str, parent: Any, key: Any) -> NoReturn:
+    line = column = None
+    if parent is not None:
+        line, column = _position(parent, key) if isinstance(parent, Mapping) else _position(parent, item=key)
+    raise DefinitionError(message, workflow=name, line=line, column=column)
 
 
 def _load_yaml(name: str, text: str) -> Any:
@@ -417,6 +507,9 @@ def _load_yaml(name: str, text: str) -> Any:
     yaml.allow_duplicate_keys = False
     try:
         return yaml.load(text)
+    except RecursionError:
+        raise DefinitionError(f"invalid YAML: nested more than {MAX_DEFINITION_DEPTH} levels deep",
+                              workflow=name) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = " ".join((exc.problem or exc.context or "invalid YAML").split())
@@ -438,11 +531,15 @@ def parse_definition(name: str, source: str | Mapping[str, Any]) -> WorkflowDefi
     if isinstance(source, str):
         if not source.strip():
             raise DefinitionError("the workflow definition is empty; give at least a 'steps' list", workflow=name)
+        if len(source) > MAX_DEFINITION_CHARS:
+            raise DefinitionError(f"the definition is {len(source):,} characters long; the limit is "
+                                  f"{MAX_DEFINITION_CHARS:,}", workflow=name)
         data = _load_yaml(name, source)
     elif isinstance(source, Mapping):
         data = source
     else:
         raise DefinitionError(f"a definition is YAML text or a dict, not {_kind_of(source)}", workflow=name)
+    _check_shape(name, data)
     parser = _Parser(name)
     definition = parser.workflow_body(data)
     _check_references(definition, parser.positions)
@@ -452,8 +549,6 @@ def parse_definition(name: str, source: str | Mapping[str, Any]) -> WorkflowDefi
 
 
 def _with(definition: WorkflowDefinition, **changes: Any) -> WorkflowDefinition:
-    from dataclasses import replace
-
     return replace(definition, **changes)
 
 
@@ -486,31 +581,34 @@ def _check_references(definition: WorkflowDefinition, positions: Mapping[int, Po
 
     Loop params of a foreach whose items come from an expression are known only when it
     runs, so inside one an unknown name is allowed (a step id still has to be upstream).
+    Each name is looked up where it may be, never by listing everything a step can see: a
+    chain of n steps is checked in about n steps, not n^2.
     """
+    params = set(definition.params)
     for step_id in definition.step_ids:
         step = definition.step(step_id)
-        visible = set(definition.params)
-        upstream: set[str] = set()
+        found = _expressions(step)
+        if not found:
+            continue
+        outer_loops: set[str] = set()
         dynamic = False
-        chain = definition.enclosing(step_id) + (step_id,)
-        for level, sid in enumerate(chain):
-            parent = chain[level - 1] if level else None
-            upstream |= nx.ancestors(definition.graph(parent), sid)
-            if sid != step_id:
-                loop = definition.step(sid).foreach
-                visible |= set(loop.names)
-                dynamic = dynamic or isinstance(loop.items, Expression)
-        visible |= upstream
+        for sid in definition.enclosing(step_id):
+            loop = definition.step(sid).foreach
+            outer_loops |= set(loop.names)
+            dynamic = dynamic or isinstance(loop.items, Expression)
+        upstream = definition.upstream(step_id)
         own_loops = set(step.foreach.names) if step.foreach else set()
         own_dynamic = step.foreach is not None and isinstance(step.foreach.items, Expression)
-        siblings = {s.id for s in definition.siblings(definition.parent(step_id))}
-        for where, expr in _expressions(step):
+        for where, expr in found:
             # A step's `if:` is decided once for the whole step, before any iteration exists.
             per_iteration = where.startswith("param")
-            sees = visible | (own_loops if per_iteration else set())
+            mine = own_loops if per_iteration else set()
             open_names = dynamic or (own_dynamic and per_iteration)
-            for name in sorted(expr.names - sees):
+            for name in sorted(expr.names):
+                if name in params or name in outer_loops or name in mine or name in upstream:
+                    continue
                 if name in definition.step_ids:
+                    siblings = {s.id for s in definition.siblings(definition.parent(step_id))}
                     if name in siblings and name != step_id:
                         problem = f"step {name!r} is not upstream of {step_id!r}; add it to 'after'"
                     else:
@@ -518,7 +616,7 @@ def _check_references(definition: WorkflowDefinition, positions: Mapping[int, Po
                 elif open_names:
                     continue
                 else:
-                    hint = nearest(name, sees)
+                    hint = nearest(name, params | outer_loops | mine | set(upstream))
                     problem = f"unknown name {name!r}" + (f"; did you mean {hint!r}?" if hint else "")
                 line, column = positions.get(id(expr), (step.line, None))
                 raise ExpressionError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import weakref
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import resources
@@ -19,6 +20,28 @@ __all__ = ["Store", "DEFAULT_DB", "ENV_DB"]
 DEFAULT_DB = "maestro_nb.duckdb"
 ENV_DB = "MAESTRO_NB_DB"
 
+# The stores open in this process, by the file's real path. DuckDB lets two connections of one
+# process share a file, which would let two Engines write it at once: the lock must hold here
+# too. Weak references: a store that was dropped without close() frees its file when collected.
+_OPEN: dict[str, weakref.WeakSet[Store]] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _file_key(path: str) -> str | None:
+    return None if path == ":memory:" else os.path.realpath(path)
+
+
+def held_in_process(path: str, *, read_only: bool = False) -> bool:
+    """True when a Store of this process keeps `path` from being opened (read-only: only a
+    Store that writes it does; DuckDB cannot mix the two in one process)."""
+    key = _file_key(path)
+    with _OPEN_LOCK:
+        return _conflicts(key, read_only)
+
+
+def _conflicts(key: str | None, read_only: bool) -> bool:
+    holders = list(_OPEN.get(key, ())) if key is not None else []
+    return any(not (read_only and store.read_only) for store in holders)
 
 
 def now() -> datetime:
@@ -41,15 +64,34 @@ class Store:
         self.path = str(path)
         self.read_only = read_only
         self._lock = threading.RLock()
+        key = _file_key(self.path)
+        with _OPEN_LOCK:  # held until registered: two threads cannot both pass the check
+            if _conflicts(key, read_only):
+                raise StoreLockedError(self.path, same_process=True)
+            self.conn = self._connect()
+            if key is not None:
+                _OPEN.setdefault(key, weakref.WeakSet()).add(self)
+        self._key = key
         try:
-            self.conn = duckdb.connect(self.path, read_only=read_only)
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> Any:
+        try:
+            return duckdb.connect(self.path, read_only=self.read_only)
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():
                 holder = re.search(r"\(PID (\d+)\)", text)
-                raise StoreLockedError(self.path, f" (PID {holder.group(1)})" if holder else "") from None
+                raise StoreLockedError(self.path, pid=holder.group(1) if holder else None) from None
             raise MaestroError(f"cannot open state file {self.path}: {text.splitlines()[0]}") from None
-        if not read_only:
+        except duckdb.Error as exc:
+            raise MaestroError(f"cannot open state file {self.path}: {str(exc).splitlines()[0]}") from None
+
+    def _open(self) -> None:
+        if not self.read_only:
             self._migrate()
         self._seq = self._scalar(
             "SELECT max(s) FROM (SELECT max(seq) s FROM attempt_log UNION ALL SELECT max(seq) FROM instance_log"
@@ -85,6 +127,12 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+        with _OPEN_LOCK:
+            holders = _OPEN.get(self._key)
+            if holders is not None:
+                holders.discard(self)
+                if not holders:
+                    del _OPEN[self._key]
 
     # --- small helpers ------------------------------------------------------------------
     def next_seq(self, count: int = 1) -> int:

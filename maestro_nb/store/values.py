@@ -1,4 +1,10 @@
-"""How values are persisted: JSON-native as JSON, tables as DuckDB tables, the rest in memory."""
+"""How values are persisted: JSON-native as JSON, tables as DuckDB tables, the rest in memory.
+
+Every value comes back as itself: JSON text is written only for a value JSON holds exactly
+(numpy numbers and arrays as the numbers and lists they are, tuples as lists), and a user dict
+that holds the marker key is escaped, so that no user value reads back as a codec marker, a
+table or a pickle. Anything else is a table, a pickle (by opt-in) or named as kept in memory.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["ValueCodec", "NOT_PERSISTED", "NotPersisted"]
+__all__ = ["ValueCodec", "NOT_PERSISTED", "NotPersisted", "MAX_DEPTH", "native_text", "safe_json", "clean_text"]
 
 MARK = "$maestro"
+_MARK_TEXT = '"$maestro"'  # the marker key as JSON text: json.dumps writes it exactly so
+MAX_DEPTH = 100  # containers nested deeper are not stored: reading them back could overflow the stack
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_TEXT = frozenset({str})
 
 
 class NotPersisted:
@@ -50,9 +60,139 @@ def _is_table(value: Any) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars as Python numbers, so that they are JSON-native."""
-    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
+    """numpy scalars as Python numbers and numpy arrays as (nested) lists."""
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def _plain_or_fail(value: Any) -> Any:
+    plain = _plain(value)
+    if plain is value:
+        raise TypeError(f"{_type_name(value)} is not JSON-native")
+    return plain
+
+
+def _keys_are_text(value: Any, depth: int = 0) -> bool:
+    """No dict in `value` (a dict, list or tuple) has a key that is not text (JSON would read the
+    key 1 back as "1"), and no container nests deeper than MAX_DEPTH."""
+    if depth >= MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        if not _TEXT.issuperset(map(type, value)) and not all(isinstance(k, str) for k in value):
+            return False
+        value = value.values()
+    if _SCALARS.issuperset(map(type, value)):  # the usual case, decided at C speed
+        return True
+    return all(_keys_are_text(v, depth + 1) for v in value if isinstance(v, (dict, list, tuple)))
+
+
+def _encoder(ascii: bool) -> Any:
+    """json.dumps(value, default=_plain_or_fail, ensure_ascii=ascii, check_circular=False), made
+    once: json.dumps builds its C encoder on every call, which costs more than the encoding of
+    a small value (a cycle still fails, as a RecursionError)."""
+    from json import encoder
+
+    quote = encoder.encode_basestring_ascii if ascii else encoder.encode_basestring
+    if encoder.c_make_encoder is None:  # an interpreter without the C accelerator
+        slow = json.JSONEncoder(default=_plain_or_fail, ensure_ascii=ascii, check_circular=False)
+        return lambda value: slow.encode(value)
+    make = encoder.c_make_encoder(None, _plain_or_fail, quote, None, ": ", ", ", False, False, True)
+    return lambda value: "".join(make(value, 0))
+
+
+_ENCODERS = {True: _encoder(True), False: _encoder(False)}
+
+
+def _dumps(value: Any, ascii: bool = True) -> str:
+    return _ENCODERS[ascii](value)
+
+
+def native_text(value: Any) -> str | None:
+    """JSON text that reads back as `value`, or None when JSON cannot hold it. Never raises.
+
+    The marker test is a substring search on the text already made, so the common value pays
+    nothing for it; only a dict that holds the marker key is escaped (see `_escape`)."""
+    try:
+        text = _dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    kind = type(value)
+    if kind is dict:  # the usual case, a flat dict of names: decided at C speed
+        if not (_TEXT.issuperset(map(type, value)) and _SCALARS.issuperset(map(type, value.values()))
+                or _keys_are_text(value)):
+            return None
+    elif (kind is list or isinstance(value, (dict, list, tuple))) and not _keys_are_text(value):
+        return None
+    if "\\ud" in text:  # a surrogate: fine in a pair, refused by DuckDB's JSON when unpaired
+        try:
+            _dumps(value, ascii=False).encode()
+        except UnicodeEncodeError:
+            return None
+    if _MARK_TEXT in text:
+        text = _dumps(_escape(value))
+    return text
+
+
+def _escape(value: Any) -> Any:
+    """`value` with every dict that holds the marker key written as {MARK: "dict", "items": pairs}."""
+    if isinstance(value, dict):
+        if MARK in value:
+            return {MARK: "dict", "items": [[k, _escape(v)] for k, v in value.items()]}
+        return {k: _escape(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escape(v) for v in value]
+    return value
+
+
+def _why(value: Any, depth: int = 0) -> str:
+    """What JSON cannot hold in `value`, in a few words ("a set", "a dict with the key 1")."""
+    if depth >= MAX_DEPTH:
+        return f"a value nested more than {MAX_DEPTH} levels deep"
+    if isinstance(value, str):
+        return "text with an unpaired surrogate character"
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not isinstance(key, str):
+                return f"a dict with the key {key!r} (JSON keys are text)"
+            if native_text(inner) is None:
+                return _why(inner, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for inner in value:
+            if native_text(inner) is None:
+                return _why(inner, depth + 1)
+    return f"a {_type_name(value)}"
+
+
+def clean_text(text: str | None) -> str | None:
+    """`text` as DuckDB can store it: an unpaired surrogate becomes its escape, e.g. \\ud800."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
+def safe_json(detail: Any) -> str:
+    """JSON text of an event's detail (anything else as its repr) that DuckDB accepts."""
+    text = json.dumps(detail, default=repr)
+    if "\\ud" in text:
+        try:
+            json.dumps(detail, default=repr, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            text = json.dumps(_clean_strings(json.loads(text)))
+    return text
+
+
+def _clean_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k): _clean_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_strings(v) for v in value]
     return value
 
 
@@ -68,43 +208,44 @@ class ValueCodec:
 
     def storable(self, value: Any) -> bool:
         """True when `value` survives a restart (JSON-native, a table, or pickled by opt-in)."""
-        decoded = json.loads(self.encode(value, save_tables=False))
-        return not (isinstance(decoded, dict) and decoded.get(MARK) == "memory")
+        return self.problem(value) is None
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` would not survive a restart ("a set", ...), or None when it would."""
+        if value is None or _is_table(value) or native_text(value) is not None:
+            return None
+        if isinstance(value, NotPersisted):
+            return f"a value that was not persisted ({value.type_name})"
+        if self.pickle_values and _pickled(value) is not None:
+            return None
+        return _why(value)
 
     def encode(self, value: Any, *, save_tables: bool = True) -> str:
+        """JSON text for the state file. Never raises: what cannot be stored is named as lost."""
         if value is None:
             return "null"
+        text = native_text(value)
+        if text is not None:
+            return text
         if isinstance(value, NotPersisted):  # still lost: keep naming what was lost
             return json.dumps({MARK: "memory", "type": value.type_name})
-        try:
-            return json.dumps(value, allow_nan=True)
-        except (TypeError, ValueError):
-            pass
-        value = _plain(value)
-        try:
-            return json.dumps(value, allow_nan=True, default=_plain_or_fail)
-        except (TypeError, ValueError):
-            pass
         if _is_table(value):
             name = self._save_table(value) if save_tables and self.store is not None else "unsaved"
             return json.dumps({MARK: "table", "name": name, "type": _type_name(value)})
         if self.pickle_values:
-            try:
-                data = base64.b64encode(pickle.dumps(value)).decode()
+            data = _pickled(value)
+            if data is not None:
                 return json.dumps({MARK: "pickle", "data": data, "type": _type_name(value)})
-            except Exception:  # not picklable: falls through to memory
-                pass
         return json.dumps({MARK: "memory", "type": _type_name(value)})
 
     def encode_params(self, params: dict[str, Any]) -> str:
+        """Params by name as a JSON object, each value encoded as `encode` does."""
         if not params:
             return "{}"
-        try:
-            return json.dumps(params, allow_nan=True)
-        except (TypeError, ValueError):
-            return "{" + ", ".join(
-                f"{json.dumps(k)}: {self.encode(v)}" for k, v in params.items()
-            ) + "}"
+        text = native_text(params)
+        if text is not None:
+            return text
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {self.encode(v)}" for k, v in params.items()) + "}"
 
     def _save_table(self, value: Any) -> str:
         """The table's name in the store, saving it only when this content was not saved yet."""
@@ -119,11 +260,14 @@ class ValueCodec:
     def decode(self, text: str | None) -> Any:
         if text is None:
             return None
-        return self._revive(json.loads(text))
+        value = json.loads(text)
+        return self._revive(value) if _MARK_TEXT in text else value
 
     def _revive(self, value: Any) -> Any:
         if isinstance(value, dict):
             kind = value.get(MARK)
+            if kind == "dict" and len(value) == 2:  # a user dict that holds the marker key
+                return {key: self._revive(inner) for key, inner in value["items"]}
             if kind == "table" and len(value) == 3:
                 table = self.store.load_table(value["name"]) if self.store is not None else None
                 if table is None:
@@ -144,11 +288,11 @@ class ValueCodec:
         return {} if text is None else self.decode(text)
 
 
-def _plain_or_fail(value: Any) -> Any:
-    plain = _plain(value)
-    if plain is value:
-        raise TypeError(f"{_type_name(value)} is not JSON-native")
-    return plain
+def _pickled(value: Any) -> str | None:
+    try:
+        return base64.b64encode(pickle.dumps(value)).decode()
+    except Exception:  # not picklable (or nested too deep): it stays in memory
+        return None
 
 
 def _fingerprint(table: Any) -> Any:

@@ -380,7 +380,7 @@ def test_new_api_arguments_of_the_wrong_type_are_one_line_errors(sweep):
     sweep.run("wf")
     (a,) = sweep.paused()
     before = row_counts(sweep)
-    for action, message in [(lambda: sweep.fail(["wf#1 fit[2]"]), r"fail\(\) takes paused attempts"),
+    for action, message in [(lambda: sweep.fail(["wf#1 fit[2]"]), "attempts must be paused attempts"),
                             (lambda: sweep.debug(a, debugger="pdb"), "debugger makes a pdb.Pdb-like debugger"),
                             (lambda: sweep.step_status("wf", "fit", instance="1"), "instance is a whole number"),
                             (lambda: sweep.set_param(a, "x", 1, force=1), "force is True or False")]:

@@ -43,7 +43,7 @@ BAD_BREAKPOINTS = [
     ("pause-point-type", dict(pause=None), ParamError, "pause point None is not one of"),
     ("every-step-before", dict(target="wf", pause="before"), ParamError, "WORKFLOW.STEP"),
     ("every-step-iteration", dict(target="wf", pause="error", iteration=0), ParamError, "iteration scope needs a step"),
-    ("when-not-text", dict(when=3), ParamError, "when is an expression as text"),
+    ("when-not-text", dict(when=3), ParamError, "when must be text, not int 3"),
     ("version-0", dict(version=0), ParamError, "versions 1 to 1, not 0"),
     ("version-9", dict(version=9), ParamError, "versions 1 to 1, not 9"),
     ("instance-0", dict(instance=0), ParamError, "instance must be a whole number >= 1"),

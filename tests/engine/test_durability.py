@@ -32,6 +32,7 @@ SCRIPT = dedent('''
 
     db, log, mode = sys.argv[1:4]
     out = open(log, "a", buffering=1)
+    flushes = open(log + ".flushes", "a", buffering=1)
 
     def work(i):
         time.sleep(0.002)
@@ -40,6 +41,15 @@ SCRIPT = dedent('''
         return i
 
     engine = Engine(db, {"work": work})
+    write = engine.store.append_together
+
+    def observed(batches):
+        """Tell the test, after each flush is written, how many successes it held."""
+        write(batches)
+        done = sum(row[8] == "SUCCEEDED" for table, rows in batches if table == "attempt_log" for row in rows)
+        flushes.write(f"{done}\\n")
+
+    engine.store.append_together = observed
     if mode == "run":
         engine.define("sweep", """
     steps:
@@ -57,10 +67,6 @@ SCRIPT = dedent('''
 ''' % ITERATIONS)
 
 
-def _size(path) -> int:
-    return path.stat().st_size if path.exists() else 0
-
-
 def _lines(path) -> list[int]:
     if not path.exists():
         return []
@@ -76,21 +82,16 @@ def test_sigkill_mid_sweep_then_recover_reruns_only_what_was_not_flushed(tmp_pat
 
     runner = subprocess.Popen([sys.executable, str(script), db, str(first_log), "run"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wal = tmp_path / "state.duckdb.wal"
+    flushes = tmp_path / "first.log.flushes"
     try:
-        deadline = time.monotonic() + 60
-        started = None
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until a flush with successes in it is on disk
             assert runner.poll() is None, f"the sweep ended before the kill: {runner.communicate()}"
-            done = len(_lines(first_log))
-            if done and started is None:
-                started = _size(wal)  # the sweep has begun: what was written before it
-            # The write-ahead log grew since: a flush of the sweep's rows is committed on disk.
-            if started is not None and _size(wal) > started and done >= 100:
+            if sum(_lines(flushes)) > 0:
                 break
             time.sleep(0.02)
         else:
-            pytest.fail("the sweep made no progress")
+            pytest.fail("no flush with a success in it within two minutes")
         os.kill(runner.pid, signal.SIGKILL)
     finally:
         runner.wait(timeout=30)
@@ -298,3 +299,61 @@ def test_retry_limit_one_after_reopening_still_retries_a_recovered_failure(tmp_p
     with engine:
         assert engine.instance("wf", 1).status.value == "SUCCEEDED"
     assert seen == [2, 2]
+
+
+MUTATE_THEN_KILL = '''
+    import os
+    import signal
+    import sys
+    import threading
+    import time
+
+    import maestro_nb.engine.scheduler as scheduler
+    from maestro_nb.engine.engine import Engine
+
+    scheduler.FLUSH_INTERVAL = 3600  # nothing is written on a timer: only what the calls write
+    gate = threading.Event()
+
+    def work(i):
+        if i > 0:
+            gate.wait(60)  # keeps the background run busy while the paused attempt is changed
+        return i
+
+    engine = Engine(sys.argv[1], {"work": work}, executor="threads")
+    engine.define("wf", {"steps": [{"id": "w", "foreach": {"i": [0, 1, 2]}, "run": "work"}]})
+    engine.set_breakpoint("wf.w", when="i == 0")
+    engine.run("wf", background=True)
+    deadline = time.monotonic() + 60
+    while not engine.paused():
+        assert time.monotonic() < deadline, "iteration 0 never paused"
+        time.sleep(0.01)
+    attempt = engine.paused()[0]
+    if sys.argv[2] == "set_param":
+        engine.set_param(attempt, "i", 42)
+    elif sys.argv[2] == "resume":
+        engine.resume(attempt, background=True)
+    else:
+        engine.skip(attempt, output=7)
+    os.kill(os.getpid(), signal.SIGKILL)  # the instant the call returned
+'''
+
+
+@pytest.mark.parametrize("action", ["set_param", "skip", "resume"])
+def test_a_change_made_during_a_background_run_is_on_disk_when_the_call_returns(tmp_path, action):
+    path = tmp_path / "crash.py"
+    path.write_text(dedent(MUTATE_THEN_KILL))
+    db = str(tmp_path / "state.duckdb")
+    done = subprocess.run([sys.executable, str(path), db, action], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    with Engine(db, {"work": lambda i: i}) as engine:
+        row = engine.sql("SELECT status, params, output FROM iterations WHERE iteration = '0'").iloc[0]
+        if action == "set_param":
+            assert row.status == "PAUSED" and json.loads(row.params) == {"i": 42}
+            assert [a.params["i"] for a in engine.paused()] == [42]
+        elif action == "resume":  # stored as released: reopening does not pause it again
+            assert engine.paused() == []
+            engine.recover()
+            assert engine.sql("SELECT status FROM iterations WHERE iteration = '0'").status[0] == "SUCCEEDED"
+        else:
+            assert row.status == "SKIPPED" and json.loads(row.output) == 7
+            assert engine.paused() == []

@@ -212,16 +212,18 @@ def test_nested_foreach_inner_loop_depends_on_the_outer_one(engine, namespace):
 
 
 def test_concurrency_limit_is_respected_with_the_threads_executor(db_path, namespace):
-    lock = threading.Lock()
+    changed = threading.Condition()
     state = {"now": 0, "max": 0, "calls": 0}
 
     def work(x):
-        with lock:
+        with changed:
             state["now"] += 1
             state["calls"] += 1
             state["max"] = max(state["max"], state["now"])
-        time.sleep(0.02)
-        with lock:
+            changed.notify_all()
+            # Stay running until the limit is reached (or every iteration has started): on a busy
+            # machine a sleep could end before the next attempt is dispatched.
+            changed.wait_for(lambda: state["now"] >= 3 or state["calls"] == 12, timeout=60)
             state["now"] -= 1
         return x
 
@@ -1166,21 +1168,29 @@ def statuses_by_iteration(engine: Engine, workflow: str, step: str) -> list[str]
 
 
 INTERRUPT_THREADS = dedent('''
-    import _thread, faulthandler, json, sys, threading, time
+    import _thread, faulthandler, json, sys, threading
 
     from maestro_nb.engine.engine import Engine
 
     faulthandler.dump_traceback_later(50, exit=True)  # a hang fails with a traceback
+    both_running, interrupted = threading.Barrier(3), threading.Event()
 
     def slow(i):
-        time.sleep(0.3)  # still running when the interrupt arrives
+        if i < 2:
+            both_running.wait(50)
+            interrupted.wait(50)  # still running when the interrupt arrives
         return i
+
+    def interrupt_when_both_run():
+        both_running.wait(50)
+        _thread.interrupt_main()
+        interrupted.set()
 
     engine = Engine(sys.argv[1], {"slow": slow}, executor="threads")
     engine.define("w", {"steps": [{"id": "s", "foreach": {"i": list(range(6))}, "concurrency": 2,
                                    "run": "slow"}]})
     engine.define("v", {"steps": [{"id": "n", "noop": None}]})
-    threading.Timer(0.1, _thread.interrupt_main).start()
+    threading.Thread(target=interrupt_when_both_run, daemon=True).start()
     try:
         engine.run("w")
         raised = False

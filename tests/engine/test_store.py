@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -261,8 +262,12 @@ def test_a_second_process_gets_a_clear_lock_error_and_read_only_works_when_free(
         assert isinstance(info.value, MaestroError)
         assert "\n" not in message
         assert db_path in message and "in use by another process" in message
-        assert "read_only=True" in message and "another path" in message
-        assert info.value.path == db_path
+        assert "close the engine there" in message and "another path" in message
+        assert "not even read-only" in message and "read_only=True" not in message
+        assert info.value.path == db_path and info.value.pid == str(holder.pid)
+        # The advice holds: a read-only open fails the same way while the other process has it.
+        with pytest.raises(StoreLockedError, match="in use by another process"):
+            Engine(db_path, {}, read_only=True)
     finally:
         holder.communicate("\n", timeout=30)
     assert holder.returncode == 0
@@ -357,3 +362,34 @@ def test_a_flush_interrupted_by_the_user_is_written_by_the_next(engine, namespac
     engine.flush()
     assert engine.sql("SELECT status FROM attempts").status.tolist() == ["SUCCEEDED"]
     assert engine.sql("SELECT instance_id, status FROM instances").values.tolist() == [[1, "SUCCEEDED"]]
+
+
+def test_two_engines_in_one_process_cannot_both_hold_a_file(db_path, namespace):
+    """DuckDB lets one process connect twice; the lock holds within the process all the same."""
+    first = Engine(db_path, namespace)
+    one_step(first, namespace, 1)
+    for read_only in (False, True):
+        with pytest.raises(StoreLockedError) as info:
+            Engine(db_path, {}, read_only=read_only)
+        assert info.value.same_process and "another Engine of this process" in str(info.value)
+    relative = os.path.relpath(db_path)  # the same file by another name is the same file
+    with pytest.raises(StoreLockedError):
+        Engine(relative, {})
+    first.run("w")
+    first.close()
+    with Engine(db_path, {}) as second:  # closing the first frees the file
+        assert second.sql("SELECT instance_id FROM instances").instance_id.tolist() == [1]
+        second.define("w", {"steps": [{"id": "s", "noop": True}]})
+        assert second.run("w").instance_id == 2
+    with Engine(db_path, {}, read_only=True) as one, Engine(db_path, {}, read_only=True) as two:
+        assert one.sql("SELECT count(*) AS n FROM instances").n[0] == two.sql(
+            "SELECT count(*) AS n FROM instances").n[0] == 2
+
+
+def test_an_engine_dropped_without_close_frees_its_file_once_collected(db_path):
+    import gc
+
+    Engine(db_path, {})
+    gc.collect()
+    with Engine(db_path, {}) as again:
+        assert again.sql("SELECT count(*) AS n FROM instances").n[0] == 0
