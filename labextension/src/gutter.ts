@@ -228,10 +228,11 @@ export class NotebookGutters implements IDisposable {
       }
       this.refresh();
     };
+    const model = cell.model; // null once the cell is disposed
     void (cell as CodeCell).ready.then(update);
-    cell.model.contentChanged.connect(update);
+    model.contentChanged.connect(update);
     cell.disposed.connect(() => {
-      cell.model.contentChanged.disconnect(update);
+      model.contentChanged.disconnect(update);
       this._cells.delete(cell);
     });
   }

@@ -84,6 +84,10 @@ export class WorkflowModel {
     this._snapshot = snapshot;
     this._state = 'connected';
     const keys = new Set(snapshot.paused.items.map(p => p.key));
+    const focus = this._focus;
+    if (focus && !snapshot.paused.items.some(p => p.workflow === focus.workflow && p.step === focus.step)) {
+      this._focus = null; // the step's attempts all went on: show every paused attempt again
+    }
     if (this._selectedKey !== null && !keys.has(this._selectedKey)) {
       this._selectedKey = null;
     }

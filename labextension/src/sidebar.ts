@@ -73,7 +73,8 @@ export class WorkflowSidebar extends SidePanel {
     const params = new PanelWithToolbar();
     params.title.label = 'Params';
     for (const action of actions) {
-      params.toolbar.addItem(action.label, new CommandToolbarButton({ commands, id: action.id }));
+      // icons with their captions as tooltips, as the debugger's toolbar has them
+      params.toolbar.addItem(action.label, new CommandToolbarButton({ commands, id: action.id, label: '' }));
     }
     this._attempt = new AttemptView();
     params.addWidget(this._attempt);

@@ -172,6 +172,15 @@ describe('WorkflowModel', () => {
     expect(model.visiblePaused()).toHaveLength(4);
   });
 
+  it("drops the focus once the step's attempts all went on", () => {
+    const model = new WorkflowModel();
+    model.applySnapshot(snapshot(1, { paused: { items: [...SWEEP_PAUSED, paused('sweep', 1, 'best', '', 0)], total: 4 } }));
+    model.setFocus({ workflow: 'sweep', step: 'best' });
+    model.applySnapshot(snapshot(2, { paused: { items: SWEEP_PAUSED, total: 3 } }));
+    expect(model.focus).toBeNull();
+    expect(model.selectedKey).toBe('sweep#1/1/fit[0]/1');
+  });
+
   it('forgets the snapshot when the kernel goes away', () => {
     const model = new WorkflowModel();
     model.applySnapshot(snapshot(1, { paused: { items: SWEEP_PAUSED, total: 3 } }));

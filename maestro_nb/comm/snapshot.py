@@ -22,18 +22,19 @@ PAUSED_SHOWN = 200  # paused attempts in a snapshot; the `paused` op pages throu
 
 
 def snapshot(engine: Engine | None) -> dict[str, Any]:
-    """Workflows, instances, the details of the latest and of paused instances, breakpoints and
-    the first paused attempts. With no engine open yet, an empty snapshot (`state_file` null)."""
+    """Workflows, instances, the details of the latest instance of each workflow version and of
+    every paused instance, breakpoints and the first paused attempts. With no engine open yet, an empty snapshot (`state_file` null)."""
     if engine is None:
         return {"revision": 0, "state_file": None, "workflows": [], "instances": [], "details": [],
                 "breakpoints": [], "paused": {"items": [], "total": 0}}
     model = ReadModel(engine)
     revision = model.revision  # read first: a change while reading shows in the next update
     instances = model.instances()
-    latest: dict[str, int] = {}
+    latest: dict[tuple[str, int], int] = {}  # the latest instance of each version of a workflow
     for summary in instances:
-        latest[summary.workflow] = max(latest.get(summary.workflow, 0), summary.instance_id)
-    wanted = sorted({(wf, iid) for wf, iid in latest.items()}
+        key = (summary.workflow, summary.version)
+        latest[key] = max(latest.get(key, 0), summary.instance_id)
+    wanted = sorted({(wf, iid) for (wf, _), iid in latest.items()}
                     | {(s.workflow, s.instance_id) for s in instances if s.paused})
     return {
         "revision": revision,
