@@ -140,6 +140,7 @@ def unregister(shell: Any, session: KernelSession) -> None:
         manager.unregister_target(TARGET, None)
     if _after_cell in shell.events.callbacks["post_execute"]:
         shell.events.unregister("post_execute", _after_cell)
-    for channel in session.comm_channels:
+    for channel in list(session.comm_channels):
         channel.close()
+        channel.comm.close()  # the frontend hears it: this kernel has no engine any more
     session.comm_channels.clear()

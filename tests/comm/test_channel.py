@@ -204,3 +204,11 @@ def test_a_new_state_file_moves_the_updates_and_revisions_keep_growing(kernel):
     defined = kernel.wait(lambda: next((d for _, d in reversed(kernel.updates())
                                         if d["snapshot"]["workflows"]), None), "an update with sweep in b.duckdb")
     assert defined["snapshot"]["revision"] > moved["snapshot"]["revision"]
+
+
+def test_unload_ext_closes_the_comm(kernel):
+    kernel.run("%load_ext maestro_nb\n%workflow db :memory:")
+    kernel.open()
+    assert kernel.request("hello", "hello")["ok"]
+    kernel.run("%unload_ext maestro_nb")
+    kernel.wait(lambda: kernel.closed, "comm_close after %unload_ext")
