@@ -22,5 +22,10 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Close the kernel engine and remove the variables the extension put in the namespace."""
-    session_for(ipython).unload()
+    """Stop answering the lab extension's comm, close the kernel engine and remove the variables
+    the extension put in the namespace."""
+    from ..comm import unregister
+
+    session = session_for(ipython)
+    unregister(ipython, session)
+    session.unload()
