@@ -307,12 +307,24 @@ MUTATE_THEN_KILL = '''
     import sys
     import threading
     import time
+    from concurrent.futures import Future
 
     import maestro_nb.engine.scheduler as scheduler
     from maestro_nb.engine.engine import Engine
 
     scheduler.FLUSH_INTERVAL = 3600  # nothing is written on a timer: only what the calls write
     gate = threading.Event()
+    armed = threading.Event()
+    answer = Future.set_result
+
+    def answer_then_stall(future, result):
+        # Once the change is asked for, the driving thread stops right after it answers the call:
+        # only what it wrote before answering can be on disk when the process dies.
+        answer(future, result)
+        if armed.is_set() and threading.current_thread().name == "maestro-driver":
+            threading.Event().wait()
+
+    Future.set_result = answer_then_stall
 
     def work(i):
         if i > 0:
@@ -328,6 +340,7 @@ MUTATE_THEN_KILL = '''
         assert time.monotonic() < deadline, "iteration 0 never paused"
         time.sleep(0.01)
     attempt = engine.paused()[0]
+    armed.set()
     if sys.argv[2] == "set_param":
         engine.set_param(attempt, "i", 42)
     elif sys.argv[2] == "resume":
