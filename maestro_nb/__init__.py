@@ -40,3 +40,8 @@ def sql(query: str) -> Any:
     from .magics.kernel import current_engine
 
     return current_engine().sql(query)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the prebuilt lab extension is (`jupyter labextension develop --overwrite .`)."""
+    return [{"src": "labextension", "dest": "maestro_nb"}]

@@ -10,14 +10,22 @@ __all__ = ["load_ipython_extension", "unload_ipython_extension", "current_engine
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics and put the live `paused` collection in the user namespace."""
+    """Register the magics, put the live `paused` collection in the user namespace, and answer
+    the lab extension's comm (in a kernel)."""
+    from ..comm import register
     from .magic import MaestroMagics
 
     magics = MaestroMagics(ipython)
     ipython.register_magics(magics)
     magics.session.push_paused()
+    register(ipython, magics.session)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Close the kernel engine and remove the variables the extension put in the namespace."""
-    session_for(ipython).unload()
+    """Stop answering the lab extension's comm, close the kernel engine and remove the variables
+    the extension put in the namespace."""
+    from ..comm import unregister
+
+    session = session_for(ipython)
+    unregister(ipython, session)
+    session.unload()

@@ -18,6 +18,7 @@ from ..readmodel.values import short
 __all__ = ["Text", "Table", "DagView", "RunView", "StepLine", "short", "attempt_label", "loop_text"]
 
 MERMAID = "text/vnd.mermaid"
+DAG = "application/vnd.maestro-nb.dag+json"  # the lab extension's live DAG view (docs/protocol.md)
 _STATUS_ORDER = {status.value: n for n, status in enumerate(StepStatus)}
 _CSS = "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:12px"
 _CELL = "padding:1px 8px;text-align:left;border-bottom:1px solid #ddd"
@@ -131,6 +132,7 @@ class DagView(_Bundle):
     heading: str
     statuses: Mapping[str, str] = field(default_factory=dict)
     breakpoints: frozenset[str] = frozenset()
+    dag: dict[str, Any] | None = None  # the DAG view's payload (maestro_nb.comm.dag_payload)
 
     def _steps(self) -> Iterable[tuple[int, StepDefinition]]:
         def visit(steps: tuple[StepDefinition, ...], depth: int) -> Iterable[tuple[int, StepDefinition]]:
@@ -200,8 +202,11 @@ class DagView(_Bundle):
             lines.append(f"  class {','.join(members)} {css}")
         return "\n".join(lines)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.plain(), MERMAID: self.mermaid()}
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": self.plain(), MERMAID: self.mermaid()}
+        if self.dag is not None:
+            bundle[DAG] = self.dag
+        return bundle
 
 
 def _mermaid_class(word: str) -> str | None:
@@ -283,6 +288,13 @@ class RunView(_Bundle):
     paused: list[str]  # the first few, described
     hints: list[str] = field(default_factory=list)
     paused_total: int = 0  # how many are paused in all
+    dag: dict[str, Any] | None = None  # the DAG view's payload (maestro_nb.comm.dag_payload)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = dict(super()._repr_mimebundle_(include, exclude))
+        if self.dag is not None:
+            bundle[DAG] = self.dag
+        return bundle
 
     @property
     def _more(self) -> int:

@@ -11,6 +11,8 @@ import atexit
 import os
 import re
 import sys
+import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MaestroError
@@ -41,6 +43,9 @@ class KernelSession:
         self.paused_name: str | None = None
         self._exit_hook = False
         self.panels: list[Any] = []  # the workflow panels shown on this engine: closed with it
+        # Faces that follow the engine (the lab extension's comm) hear when it opens or closes.
+        self.engine_listeners: list[Callable[[Engine | None], None]] = []
+        self.comm_channels: list[Any] = []  # the lab extension's open comms (maestro_nb.comm)
 
     # --- the engine ---------------------------------------------------------------------
     @property
@@ -65,7 +70,15 @@ class KernelSession:
             self._exit_hook = True
         self.db_path = target
         self._push_breakpoint_variables()
+        self._tell(engine)
         return engine
+
+    def _tell(self, engine: Engine | None) -> None:
+        for listener in list(self.engine_listeners):
+            try:
+                listener(engine)
+            except Exception:  # a face's failure must not stop the engine opening or closing
+                traceback.print_exc()
 
     def open(self, path: str | None, *, fresh: bool = False) -> Engine:
         """Switch to another state file (`:memory:` allowed); `fresh` deletes the file first."""
@@ -121,6 +134,7 @@ class KernelSession:
         panels, self.panels = self.panels, []
         for panel in panels:  # they listen to this engine: stop them first
             panel.close()
+        self._tell(None)
         try:
             engine.close()
         finally:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..comm.snapshot import dag_payload, instance_dag
 from ..engine.runtime import root_of
 from ..models.status import StepStatus
 from .display import DagView, RunView, StepLine, Table, Text
@@ -49,7 +50,7 @@ def run_view(session: KernelSession, instance: Instance) -> RunView:
                          ".debug() opens the debugger on one, .fail() lets them fail")
     return RunView(f"{instance.label} (version {instance.version}, run {instance.run_id})",
                    engine.status_word(instance), lines, [describe(session, a) for a in attempts[:SHOWN]],
-                   hints, paused_total=len(attempts))
+                   hints, paused_total=len(attempts), dag=instance_dag(engine, instance))
 
 
 def after_action(session: KernelSession, attempts: Iterable[Attempt]) -> Any:
@@ -70,7 +71,8 @@ def status(session: KernelSession, workflow: str | None = None, instance_id: int
         definition = engine.definition(workflow)
         has_instances = not engine.sql("SELECT 1 FROM instances WHERE workflow = ? LIMIT 1", [workflow]).empty
         if instance_id is None and not has_instances:
-            return DagView(definition, f"{workflow}: no instance yet (%workflow run {workflow})")
+            return DagView(definition, f"{workflow}: no instance yet (%workflow run {workflow})",
+                           dag=dag_payload(engine, workflow))
         return run_view(session, engine.instance(workflow, instance_id))
     frame = engine.sql("SELECT workflow, instance_id, version, run_id, status FROM instances"
                        " WHERE parent IS NULL ORDER BY workflow, instance_id")

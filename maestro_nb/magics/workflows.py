@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..comm.snapshot import dag_payload
 from .display import DagView
 from .reports import run_view
 
@@ -23,7 +24,8 @@ def define(session: KernelSession, name: str, body: str) -> DagView:
     steps = len(defined.definition.step_ids)
     state = "new" if defined.created else "unchanged"
     heading = f"workflow {name}, version {defined.version} ({state}): {steps} step{'s' if steps != 1 else ''}"
-    return DagView(defined.definition, heading, breakpoints=_marked(session, name))
+    return DagView(defined.definition, heading, breakpoints=_marked(session, name),
+                   dag=dag_payload(session.engine, name, version=defined.version))
 
 
 def show(session: KernelSession, name: str, version: int | None = None) -> DagView:
@@ -31,7 +33,8 @@ def show(session: KernelSession, name: str, version: int | None = None) -> DagVi
     engine = session.engine
     definition = engine.definition(name, version)
     shown = version or _latest(session, name)
-    return DagView(definition, f"workflow {name}, version {shown}", breakpoints=_marked(session, name))
+    return DagView(definition, f"workflow {name}, version {shown}", breakpoints=_marked(session, name),
+                   dag=dag_payload(engine, name, version=shown))
 
 
 def _latest(session: KernelSession, name: str) -> int:

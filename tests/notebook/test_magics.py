@@ -52,7 +52,7 @@ def test_define_shows_the_dag_as_mermaid_and_text(shell):
     shell.run_line_magic("workflow", "db :memory:")
     view = shell.run_cell_magic("workflow", "tune", TUNE)
     bundle = view._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "text/vnd.mermaid"}
+    assert set(bundle) == {"text/plain", "text/vnd.mermaid", "application/vnd.maestro-nb.dag+json"}
     assert bundle["text/plain"].startswith("workflow tune, version 1 (new): 3 steps")
     assert "n0 --> n1" in bundle["text/vnd.mermaid"]
     again = shell.run_cell_magic("workflow", "tune", TUNE)
