@@ -57,6 +57,7 @@ class SmallTables:
         self._shapes: dict[str, tuple[int, str]] = {}  # Arrow schema text -> (shape id, table)
         self._next_id = 1
         self._ready = False
+        self._cache: dict[str, tuple[Any, dict[int, tuple[int, int]]]] = {}
 
     def _load(self) -> None:
         if self._ready:
@@ -159,6 +160,7 @@ class SmallTables:
 
     def written(self) -> None:
         """The write committed: staged values are stored."""
+        self._cache.clear()
         self._known.update(self._staged_names)
         self._staged_names.clear()
         self.staged.clear()
@@ -185,10 +187,28 @@ class SmallTables:
                                 " WHERE v.value_id = ?", [value_id]) if self._shapes else []
         if not found:
             return None
-        with self.store._lock:
-            return self.store.conn.execute(
-                f"SELECT * EXCLUDE ({ID_COLUMN}) FROM {found[0][0]} WHERE {ID_COLUMN} = ? ORDER BY rowid",
-                [value_id]).df()
+        rows, where = self._read(found[0][0])
+        start, count = where.get(value_id, (0, 0))
+        found = rows.iloc[start:start + count].reset_index(drop=True)
+        for column in found.columns:  # as a query of this value alone: nullable only with a NULL in it
+            dtype = found[column].dtype
+            if hasattr(dtype, "numpy_dtype") and dtype.kind in "iub" and not found[column].isna().any():
+                found[column] = found[column].astype(dtype.numpy_dtype)
+        return found
+
+    def _read(self, table: str) -> tuple[Any, dict[int, tuple[int, int]]]:
+        """A shape table read whole once (results() reads many values of it), and where each
+        value's rows are in it; dropped when a write adds rows."""
+        cached = self._cache.get(table)
+        if cached is None:
+            import numpy as np
+
+            with self.store._lock:
+                frame = self.store.conn.execute(f"SELECT * FROM {table} ORDER BY {ID_COLUMN}, rowid").df()
+            ids = frame.pop(ID_COLUMN).to_numpy()
+            values, starts, counts = np.unique(ids, return_index=True, return_counts=True)
+            cached = self._cache[table] = (frame, dict(zip(values.tolist(), zip(starts.tolist(), counts.tolist()))))
+        return cached
 
 
 class _NotArrow(Exception):

@@ -126,6 +126,18 @@ def test_a_failed_write_stores_no_small_value_and_the_next_flush_does(tmp_path, 
         pd.testing.assert_frame_equal(frame.output[1], frame_for(1))
 
 
+def test_a_value_without_nulls_reads_back_without_nullable_types_beside_one_with_them(tmp_path):
+    made = {0: pd.DataFrame({"a": [1.0, None], "n": [1, 2]}), 1: pd.DataFrame({"a": [1.0, 2.0], "n": [3, 4]})}
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, 2, fn=lambda i: made[i])
+    with Engine(path, {}) as engine:
+        frame = engine.results("w", "t")
+        pd.testing.assert_frame_equal(frame.output[1], made[1])
+        assert frame.output[0].a.isna().tolist() == [False, True]
+
+
 def test_an_arrow_table_output_comes_back_as_arrow(tmp_path):
     namespace: dict = {}
     path = str(tmp_path / "s.duckdb")
