@@ -142,3 +142,34 @@ def machine() -> str:
 
 def us(seconds: float, n: int) -> str:
     return f"{seconds / n * 1e6:.1f} us/iteration"
+
+
+_CWD: list[str] = []
+
+
+def new_shell(workdir: str):
+    """A fresh in-process IPython shell with `%load_ext maestro_nb`, its history off."""
+    from IPython.core.history import HistoryManager
+    from IPython.core.interactiveshell import InteractiveShell
+
+    HistoryManager.enabled = False
+    _CWD.append(os.getcwd())
+    os.chdir(workdir)
+    shell = InteractiveShell()
+    shell.run_line_magic("load_ext", "maestro_nb")
+    return shell
+
+
+def session_engine(shell):
+    from maestro_nb.magics.kernel import session_for
+
+    return session_for(shell).engine
+
+
+def close_shell(shell) -> None:
+    shell.run_line_magic("unload_ext", "maestro_nb")
+    if _CWD:
+        os.chdir(_CWD.pop())
+    InteractiveShellClass = type(shell)
+    if InteractiveShellClass.initialized():
+        InteractiveShellClass.clear_instance()

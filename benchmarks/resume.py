@@ -1,9 +1,10 @@
 """Resume among many paused iterations, and delete a breakpoint that holds them all.
 
 A breakpoint on the foreach step pauses every iteration (n = 100,000). Then:
-- resume one paused iteration (the attempt object in hand, as `paused[k].resume()` has it),
-  median of several, each one a separate `resume` call that runs until quiescent
-  (target <= 5 ms);
+- resume one paused iteration through the engine (`engine.resume(a)`, the attempt object in
+  hand), median of several, each one a separate call that runs until quiescent (target
+  <= 5 ms). The notebook path (`paused[k].resume()`, `%resume`, with the run summary they show)
+  is measured apart, by `notebook_actions.py`;
 - delete the breakpoint: every other iteration resumes and finishes; time until the instance
   has SUCCEEDED, and its ratio to the unpaused run of the same sweep (target <= 3x).
 
@@ -88,7 +89,7 @@ def main() -> None:
         p, d, one = c.median(plain), c.median(delete), c.median(resume_one) * 1e3
         print(f"resume n={n}: unpaused run {p:.3f} s ({c.us(p, n)}); run to all paused "
               f"{c.median(pause_all):.3f} s; find one with paused(i=...) {c.median(find_one) * 1e3:.1f} ms")
-        print(f"resume one of {n} paused: {one:.2f} ms (median of {RESUMES} per run, median of {runs} runs; "
+        print(f"resume one of {n} paused (engine.resume): {one:.2f} ms (median of {RESUMES} per run, median of {runs} runs; "
               f"per run {', '.join(f'{x * 1e3:.2f}' for x in resume_one)})")
         print(f"delete breakpoint, {n} resume and finish: {d:.3f} s, ratio {d / p:.2f}x the unpaused run "
               f"[runs {', '.join(f'{x:.3f}' for x in delete)}]")

@@ -637,12 +637,7 @@ class Engine:
     def paused(self, workflow: str | None = None, step: str | None = None, instance: int | None = None,
                **loop_params: Any) -> list[Attempt]:
         """Every paused attempt, optionally filtered by workflow, step, instance and loop params."""
-        found = []
-        for a in self.scheduler.paused.ordered(workflow, instance, step):
-            if loop_params and any(a.loop_params.get(k, MISSING) != v for k, v in loop_params.items()):
-                continue
-            found.append(a)
-        return found
+        return list(self.scheduler.paused.select(workflow, instance, step, loop_params=loop_params))
 
     def _many(self, attempts: Attempt | Iterable[Attempt]) -> list[Attempt]:
         items = check.attempts(attempts)

@@ -8,8 +8,8 @@ membership and listing the first rows cheap with 100,000 attempts paused.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .runtime import Attempt, Node
@@ -59,13 +59,30 @@ class _Group:
             del self.members[at]
 
 
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 class PausedIndex:
-    """The set of paused attempts: O(1) membership and counts, listing in display order."""
+    """The set of paused attempts: O(1) membership and counts, listing in display order, and
+    finding attempts by iteration or loop param without a scan."""
 
     def __init__(self) -> None:
         self._members: dict[Attempt, tuple] = {}  # attempt -> its group key
         self._groups: dict[tuple, _Group] = {}
         self._per_node: dict[Node, int] = {}
+        # (loop param name, value) -> attempts; values that cannot be hashed are left out and
+        # found by a scan (`_unindexed` counts them per name)
+        self._by_param: dict[tuple[str, Any], set[Attempt]] = {}
+        self._unindexed: dict[str, int] = {}
+        self._names: dict[str, int] = {}  # loop param name -> how many paused attempts have it
+        self._by_iteration: dict[str, set[Attempt]] = {}
+        self._errors: dict[tuple[str, int], int] = {}  # attempts paused at their error, per instance
+        self._at_error: set[Attempt] = set()
 
     def add(self, a: Attempt) -> None:
         if a in self._members:
@@ -77,6 +94,16 @@ class PausedIndex:
             group = self._groups[key] = _Group()
         group.add(a)
         self._per_node[a.node] = self._per_node.get(a.node, 0) + 1
+        self._by_iteration.setdefault(a.iteration, set()).add(a)
+        if a.pause_point == "error":
+            self._at_error.add(a)
+            self._errors[key[:2]] = self._errors.get(key[:2], 0) + 1
+        for name, value in a.loop_params.items():
+            self._names[name] = self._names.get(name, 0) + 1
+            if _hashable(value):
+                self._by_param.setdefault((name, value), set()).add(a)
+            else:
+                self._unindexed[name] = self._unindexed.get(name, 0) + 1
 
     def discard(self, a: Attempt) -> None:
         key = self._members.pop(a, None)
@@ -91,6 +118,20 @@ class PausedIndex:
             self._per_node[a.node] = left
         else:
             del self._per_node[a.node]
+        _drop(self._by_iteration, a.iteration, a)
+        if a in self._at_error:
+            self._at_error.discard(a)
+            left = self._errors.get(key[:2], 0) - 1
+            if left > 0:
+                self._errors[key[:2]] = left
+            else:
+                self._errors.pop(key[:2], None)
+        for name, value in a.loop_params.items():
+            _decrement(self._names, name)
+            if _hashable(value):
+                _drop(self._by_param, (name, value), a)
+            else:
+                _decrement(self._unindexed, name)
 
     def __contains__(self, a: object) -> bool:
         return a in self._members
@@ -114,11 +155,89 @@ class PausedIndex:
         return sum(len(group.members) for key, group in self._groups.items()
                    if key[0] == workflow and key[1] == instance)
 
+    def errors_in(self, workflow: str, instance: int) -> int:
+        """How many attempts of one instance are paused at their error."""
+        return self._errors.get((workflow, instance), 0)
+
+    def loop_param_names(self) -> set[str]:
+        """The loop param names some paused attempt has."""
+        return set(self._names)
+
+    def _keys(self, workflow: str | None, instance: int | None, step: str | None) -> list[tuple]:
+        return [key for key in sorted(self._groups)
+                if not ((workflow is not None and key[0] != workflow) or (instance is not None and key[1] != instance)
+                        or (step is not None and key[4] != step))]
+
     def ordered(self, workflow: str | None = None, instance: int | None = None,
                 step: str | None = None) -> Iterator[Attempt]:
         """Paused attempts in display order, optionally of one workflow, instance and step."""
-        for key in sorted(self._groups):
-            if ((workflow is not None and key[0] != workflow) or (instance is not None and key[1] != instance)
-                    or (step is not None and key[4] != step)):
-                continue
+        for key in self._keys(workflow, instance, step):
             yield from list(self._groups[key].members)
+
+    def ordered_in(self, instances: Iterable[tuple[str, int]]) -> Iterator[Attempt]:
+        """Paused attempts of several instances (by workflow and instance id), in display order."""
+        wanted = set(instances)
+        for key in sorted(k for k in self._groups if (k[0], k[1]) in wanted):
+            yield from list(self._groups[key].members)
+
+    def _candidates(self, iteration: str | None, loop_params: Mapping[str, Any]) -> set[Attempt] | None:
+        """The attempts an iteration and loop params can match, from the index (None: not indexed)."""
+        found: set[Attempt] | None = None
+        if iteration is not None:
+            found = self._by_iteration.get(str(iteration), set())
+        for name, value in loop_params.items():
+            if self._unindexed.get(name) or not _hashable(value):
+                continue  # checked one by one on what the other filters leave
+            these = self._by_param.get((name, value), set())
+            found = these if found is None else found & these
+            if not found:
+                break
+        return found
+
+    def select(self, workflow: str | None = None, instance: int | None = None, step: str | None = None,
+               iteration: str | None = None, loop_params: Mapping[str, Any] | None = None) -> Iterator[Attempt]:
+        """Paused attempts that match, in display order; by the index when an iteration or a loop
+        param is given (no scan of every paused attempt)."""
+        loop_params = loop_params or {}
+        candidates = self._candidates(iteration, loop_params)
+        if candidates is None:
+            source: Iterable[Attempt] = self.ordered(workflow, instance, step)
+        else:
+            source = sorted(candidates, key=attempt_order)
+        for a in source:
+            if candidates is not None and (
+                    (workflow is not None and a.instance.workflow != workflow)
+                    or (instance is not None and a.instance.instance_id != instance)
+                    or (step is not None and a.node.step.id != step)):
+                continue
+            if loop_params and any(a.loop_params.get(k, _MISSING) != v for k, v in loop_params.items()):
+                continue
+            if iteration is not None and a.iteration != str(iteration):
+                continue
+            yield a
+
+    def count_matching(self, workflow: str | None = None, instance: int | None = None, step: str | None = None,
+                       iteration: str | None = None, loop_params: Mapping[str, Any] | None = None) -> int:
+        """How many paused attempts match (without listing them when only groups are filtered)."""
+        if iteration is None and not loop_params:
+            return sum(len(self._groups[key].members) for key in self._keys(workflow, instance, step))
+        return sum(1 for _ in self.select(workflow, instance, step, iteration, loop_params))
+
+
+_MISSING: Any = object()
+
+
+def _drop(index: dict[Any, set[Attempt]], key: Any, a: Attempt) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(a)
+        if not members:
+            del index[key]
+
+
+def _decrement(counts: dict[str, int], name: str) -> None:
+    left = counts.get(name, 0) - 1
+    if left > 0:
+        counts[name] = left
+    else:
+        counts.pop(name, None)

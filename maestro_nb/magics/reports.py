@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..comm.snapshot import dag_payload, instance_dag
-from ..engine.runtime import root_of
+from ..engine.runtime import descendants, root_of
 from ..models.status import StepStatus
 from .display import DagView, RunView, StepLine, Table, Text
-from .variables import SHOWN, attempt_order, describe, many
+from .variables import SHOWN, describe, many
 
 if TYPE_CHECKING:
     from ..engine.runtime import Attempt, Instance
@@ -21,36 +22,56 @@ __all__ = ["run_view", "after_action", "status", "results", "timeline"]
 _FAILED = {s.value for s in StepStatus if s.terminal and not s.complete}
 
 
-def run_view(session: KernelSession, instance: Instance) -> RunView:
-    """An instance's steps (iterations counted by status) and its paused attempts."""
+def _progress(session: KernelSession, instance: Instance) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+    """Iterations counted by status and the first error of every step: from the runtime for an
+    instance live in this session (no SQL, whatever the number of iterations), else from the file."""
     engine = session.engine
-    definition = instance.definition
     counts: dict[str, dict[str, int]] = {}
     errors: dict[str, str] = {}
+    if instance.root is not None:
+        from ..readmodel import ReadModel
+
+        for view in ReadModel(engine).instance_view(instance).steps:
+            counts[view.id] = {status: n for status, n in view.counts.items() if n}
+            if view.error:
+                errors[view.id] = view.error
+        return counts, errors
     for step_id, status_value, count, error in engine.progress(instance):
         counts.setdefault(step_id, {})[status_value] = count
         if error and status_value in _FAILED and step_id not in errors:
             errors[step_id] = error
+    return counts, errors
+
+
+def run_view(session: KernelSession, instance: Instance) -> RunView:
+    """An instance's steps (iterations counted by status) and its paused attempts."""
+    engine = session.engine
+    definition = instance.definition
+    counts, errors = _progress(session, instance)
     lines = []
     for step_id in definition.step_ids:
         step = definition.step(step_id)
         depth = len(definition.enclosing(step_id))
         lines.append(StepLine(step_id, depth, step.label, counts.get(step_id, {}),
                               step.foreach is not None or depth > 0, errors.get(step_id)))
-    attempts = sorted((a for a in engine.paused() if root_of(a.instance) is instance), key=attempt_order)
+    index = engine.scheduler.paused
+    family = [(each.workflow, each.instance_id) for each in (instance, *descendants(instance))]
+    total = sum(index.count_in(wf, iid) for wf, iid in family)
+    at_error = sum(index.errors_in(wf, iid) for wf, iid in family)
+    attempts = list(islice(index.ordered_in(family), SHOWN))
     hints = []
     if attempts:
         name = session.paused_variable()
-        if any(a.pause_point != "error" for a in attempts):
+        if total > at_error:
             hints.append(f"inspect them in `{name}`; continue with %resume (or %skip) WF.STEP "
                          "[--iteration K | name=value ...] or --all")
-        failed = [a for a in attempts if a.pause_point == "error"]
-        if failed:
-            hints.append(f"at an error: fix the step, then {name}.where(step={failed[0].step_id!r}).retry(); "
+        if at_error:
+            failed = next(a for a in index.ordered_in(family) if a.pause_point == "error")
+            hints.append(f"at an error: fix the step, then {name}.where(step={failed.step_id!r}).retry(); "
                          ".debug() opens the debugger on one, .fail() lets them fail")
     return RunView(f"{instance.label} (version {instance.version}, run {instance.run_id})",
-                   engine.status_word(instance), lines, [describe(session, a) for a in attempts[:SHOWN]],
-                   hints, paused_total=len(attempts), dag=instance_dag(engine, instance))
+                   engine.status_word(instance), lines, [describe(session, a) for a in attempts],
+                   hints, paused_total=total, dag=instance_dag(engine, instance))
 
 
 def after_action(session: KernelSession, attempts: Iterable[Attempt]) -> Any:

@@ -7,6 +7,7 @@ the per-breakpoint variables (`bp_train`) never go stale. Errors are one-line Us
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Any, overload
 
 from IPython.core.error import UsageError
@@ -295,21 +296,29 @@ class PausedAttempts(_PauseActions, Sequence):
         self._filters = dict(filters or {})
         self._members = members
 
-    def _attempts(self) -> list[Attempt]:
+    def _select(self) -> Iterator[Attempt]:
+        """The attempts in display order, found through the engine's index of paused attempts."""
         if self._members is not None:
-            return [a for a in self._members if a.status.value == "PAUSED"]
-        engine = self._session.engine
+            return (a for a in self._members if a.status.value == "PAUSED")
         filters = dict(self._filters)
-        iteration = filters.pop("iteration", None)
-        found = engine.paused(**filters)
+        index = self._session.engine.scheduler.paused
+        found = index.select(filters.pop("workflow", None), filters.pop("instance", None), filters.pop("step", None),
+                             filters.pop("iteration", None), filters)
         if self._breakpoint is not None:
-            found = [a for a in found if self._breakpoint in a.paused_by]
-        if iteration is not None:
-            found = [a for a in found if a.iteration == str(iteration)]
-        return sorted(found, key=attempt_order)
+            bp = self._breakpoint
+            found = (a for a in found if bp in a.paused_by)
+        return found
+
+    def _attempts(self) -> list[Attempt]:
+        return list(self._select())
 
     def __len__(self) -> int:
-        return len(self._attempts())
+        if self._members is None and self._breakpoint is None:
+            filters = dict(self._filters)
+            return self._session.engine.scheduler.paused.count_matching(
+                filters.pop("workflow", None), filters.pop("instance", None), filters.pop("step", None),
+                filters.pop("iteration", None), filters)
+        return sum(1 for _ in self._select())
 
     @overload
     def __getitem__(self, index: int) -> PausedAttempt: ...
@@ -318,20 +327,31 @@ class PausedAttempts(_PauseActions, Sequence):
     def __getitem__(self, index: slice) -> PausedAttempts: ...
 
     def __getitem__(self, index: int | slice) -> PausedAttempt | PausedAttempts:
-        attempts = self._attempts()
         if isinstance(index, slice):
             return PausedAttempts(self._session, title=f"{self._title}[{index.start or ''}:{index.stop or ''}]",
-                                  members=attempts[index])
+                                  members=self._attempts()[index])
+        if isinstance(index, int) and index >= 0:
+            found = next(islice(self._select(), index, None), None)
+            if found is not None:
+                return PausedAttempt(self._session, found)
+            raise IndexError(f"{self._title}[{index}]: there are {len(self)} paused attempts")
+        attempts = self._attempts()
         try:
             return PausedAttempt(self._session, attempts[index])
         except IndexError:
             raise IndexError(f"{self._title}[{index}]: there are {len(attempts)} paused attempts") from None
 
     def __iter__(self) -> Iterator[PausedAttempt]:
-        return (PausedAttempt(self._session, a) for a in self._attempts())
+        return (PausedAttempt(self._session, a) for a in self._select())
 
     def __bool__(self) -> bool:
-        return bool(self._attempts())
+        return next(self._select(), None) is not None
+
+    def _loop_param_names(self) -> set[str]:
+        """The loop param names of these attempts (of every paused attempt, for `paused` itself)."""
+        if self._members is None and self._breakpoint is None and not self._filters:
+            return self._session.engine.scheduler.paused.loop_param_names()
+        return {name for a in self._select() for name in a.loop_params}
 
     def where(self, step: str | None = None, instance: int | None = None, workflow: str | None = None,
               iteration: int | str | None = None, **loop_params: Any) -> PausedAttempts:
@@ -343,19 +363,20 @@ class PausedAttempts(_PauseActions, Sequence):
                            ("iteration", iteration)):
             if value is not None:
                 filters[key] = value
-        attempts = self._attempts()
-        known = {name for a in attempts for name in a.loop_params}
-        for name in loop_params:
-            if attempts and name not in known:
-                hint = nearest(name, known)
-                raise UsageError(f"no paused attempt has a loop param {name!r}"
-                                 + (f"; did you mean {hint!r}?" if hint else f"; they have: {', '.join(sorted(known))}"))
+        if loop_params:
+            known = self._loop_param_names()
+            for name in loop_params:
+                if name not in known and self:
+                    hint = nearest(name, known)
+                    raise UsageError(f"no paused attempt has a loop param {name!r}"
+                                     + (f"; did you mean {hint!r}?" if hint
+                                        else f"; they have: {', '.join(sorted(known))}"))
         filters.update(loop_params)
         shown = ", ".join(f"{k}={v!r}" for k, v in {**filters}.items())
         if self._members is not None:
-            keep = PausedAttempts(self._session, title="", filters=filters)._attempts()
+            keep = set(PausedAttempts(self._session, title="", filters=filters)._select())
             return PausedAttempts(self._session, title=f"{self._title} where {shown}",
-                                  members=[a for a in attempts if a in keep])
+                                  members=[a for a in self._members if a in keep])
         return PausedAttempts(self._session, title=f"{self._title} where {shown}",
                               breakpoint=self._breakpoint, filters=filters)
 
@@ -364,9 +385,10 @@ class PausedAttempts(_PauseActions, Sequence):
 
     # display
     def _table(self) -> Table:
-        attempts = self._attempts()
+        shown = list(islice(self._select(), SHOWN + 1))
+        total = len(self) if len(shown) > SHOWN else len(shown)
+        shown = shown[:SHOWN]
         rows = []
-        shown = attempts[:SHOWN]
         errors = any(a.pause_point == "error" for a in shown)  # a column only when there is one to show
         for i, a in enumerate(shown):
             row = [f"[{i}]", a.label, a.number, a.pause_point or "", loop_text(a.loop_params),
@@ -374,8 +396,8 @@ class PausedAttempts(_PauseActions, Sequence):
             if errors:
                 row.append(a.error.line if a.pause_point == "error" and a.error is not None else "")
             rows.append(row)
-        footer = [f"  ... and {len(attempts) - SHOWN} more"] if len(attempts) > SHOWN else []
-        count = f": {len(attempts)} paused attempt{'s' if len(attempts) != 1 else ''}" if attempts else ""
+        footer = [f"  ... and {total - SHOWN} more"] if total > SHOWN else []
+        count = f": {total} paused attempt{'s' if total != 1 else ''}" if total else ""
         columns = ("", "where", "attempt", "pause", "loop params", "held by") + (("error",) if errors else ())
         return Table(f"{self._title}{count}", columns, rows, empty="nothing is paused", footer=footer)
 

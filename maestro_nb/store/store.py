@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from ..errors import MaestroError, StoreLockedError
+from .small import SmallTables
 
 __all__ = ["Store", "DEFAULT_DB", "ENV_DB"]
 
@@ -98,8 +99,10 @@ class Store:
             " UNION ALL SELECT max(seq) FROM event_log UNION ALL SELECT max(seq) FROM breakpoint_log)"
         ) or 0
         self._table_count = self._scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'value\\_%' ESCAPE '\\'"
+            "SELECT max(CAST(substr(table_name, 7) AS BIGINT)) FROM information_schema.tables"
+            " WHERE regexp_full_match(table_name, 'value_[0-9]+')"
         ) or 0
+        self.small = SmallTables(self)
 
     # --- schema -------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -323,7 +326,7 @@ class Store:
     def append_together(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """Append to several tables in one transaction: a crash keeps all of it or none."""
         batches = [(table, rows) for table, rows in batches if rows]
-        if not batches:
+        if not batches and not self.small.staged:
             return
         import pyarrow as pa
 
@@ -333,17 +336,20 @@ class Store:
             arrays = [pa.array(col, type=field.type) for field, col in zip(schema, zip(*rows))]
             arrow.append((table, pa.table(arrays, schema=schema)))
         with self._lock:
-            if len(arrow) == 1:
+            if len(arrow) == 1 and not self.small.staged:
                 self._insert(*arrow[0])
                 return
             self.conn.execute("BEGIN TRANSACTION")
             try:
+                self.small.write()  # the small tables these rows name, in the same transaction
                 for table, batch in arrow:
                     self._insert(table, batch)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
+                self.small.lost()
                 raise
+            self.small.written()
 
     def _insert(self, table: str, batch: Any) -> None:
         # DuckDB's replacement scan reads `batch` from this frame: cheaper than register().
@@ -359,6 +365,8 @@ class Store:
             return name
 
     def load_table(self, name: str) -> Any:
+        if name.startswith("small_"):
+            return self.small.load(name)
         if not re.fullmatch(r"value_\d+", name):
             return None
         with self._lock:

@@ -14,6 +14,8 @@ import pickle
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from .small import small_enough
+
 if TYPE_CHECKING:
     from .store import Store
 
@@ -248,7 +250,12 @@ class ValueCodec:
         return "{" + ", ".join(f"{json.dumps(str(k))}: {self.encode(v)}" for k, v in params.items()) + "}"
 
     def _save_table(self, value: Any) -> str:
-        """The table's name in the store, saving it only when this content was not saved yet."""
+        """The table's name in the store, saving it only when this content was not saved yet: a
+        small one among the rows of others of its shape, a big one as a table of its own."""
+        if small_enough(value):
+            name = self.store.small.stage(value)
+            if name is not None:
+                return name
         fingerprint = _fingerprint(value)
         known = self._saved.get(id(value))
         if known is not None and known[0]() is value and known[1] == fingerprint:

@@ -1,0 +1,148 @@
+"""Small table values: rows of many values in one shared table per shape, read back as themselves."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from maestro_nb.engine.engine import Engine
+from maestro_nb.store.small import MAX_ROWS
+
+
+def frame_for(i: int) -> pd.DataFrame:
+    return pd.DataFrame({"i": [i] * 5, "x": np.arange(5) * 0.5 + i, "name": [f"r{i}-{k}" for k in range(5)],
+                         "flag": [True, False, True, False, bool(i % 2)]})
+
+
+def sweep(engine: Engine, namespace: dict, n: int, fn=frame_for) -> None:
+    namespace["make"] = fn
+    engine.define("w", {"steps": [{"id": "t", "foreach": {"i": f"${{range({n})}}"}, "run": "make"}]})
+    assert engine.run("w").status.value == "SUCCEEDED"
+
+
+def test_small_frames_share_one_table_and_come_back_equal_after_reopening(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    namespace: dict = {}
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, 300)
+        shapes = engine.sql("SELECT table_name FROM value_shapes")
+        assert shapes.table_name.tolist() == ["value_rows_1"]  # one shape, one table for 300 values
+        own = engine.sql("SELECT count(*) AS n FROM information_schema.tables"
+                         " WHERE regexp_full_match(table_name, 'value_[0-9]+')").n[0]
+        assert own == 0
+    with Engine(path, {}) as engine:
+        frame = engine.results("w", "t")
+        assert len(frame) == 300
+        for i in (0, 7, 299):
+            pd.testing.assert_frame_equal(frame.output[i], frame_for(i))
+
+
+def test_sql_reads_a_small_value_through_table_values(tmp_path):
+    namespace: dict = {}
+    with Engine(str(tmp_path / "s.duckdb"), namespace) as engine:
+        sweep(engine, namespace, 4)
+        marker = json.loads(engine.sql("SELECT output FROM attempts WHERE iteration = '2'").output[0])
+        assert marker["$maestro"] == "table" and marker["name"].startswith("small_")
+        (table, value_id), = engine.sql("SELECT table_name, value_id FROM table_values WHERE name = ?",
+                                        [marker["name"]]).itertuples(index=False)
+        rows = engine.sql(f"SELECT * EXCLUDE (__value_id) FROM {table} WHERE __value_id = ? ORDER BY rowid",
+                          [int(value_id)])
+        pd.testing.assert_frame_equal(rows, frame_for(2))
+
+
+def test_many_small_frames_cost_little_file(tmp_path):
+    namespace: dict = {}
+    sizes = {}
+    for n in (200, 2000):
+        path = str(tmp_path / f"s{n}.duckdb")
+        with Engine(path, namespace) as engine:
+            sweep(engine, namespace, n)
+        sizes[n] = os.path.getsize(path)
+    per_frame = (sizes[2000] - sizes[200]) / 1800
+    assert per_frame <= 2048, f"{per_frame:.0f} bytes of file per small frame"
+
+
+def test_big_frames_stay_tables_of_their_own(tmp_path):
+    namespace: dict = {}
+    big = pd.DataFrame({"a": range(MAX_ROWS + 1)})
+    with Engine(str(tmp_path / "s.duckdb"), namespace) as engine:
+        sweep(engine, namespace, 2, fn=lambda i: big + i)
+        names = [json.loads(t)["name"] for t in engine.sql("SELECT output FROM attempts ORDER BY iteration").output]
+        assert all(n.startswith("value_") for n in names)
+        assert int(engine.sql(f"SELECT sum(a) AS s FROM {names[1]}").s[0]) == int(big.a.sum()) + MAX_ROWS + 1
+
+
+def test_frames_of_mixed_shapes_and_types_come_back_as_themselves(tmp_path):
+    made = {
+        0: pd.DataFrame({"a": [1, 2]}),
+        1: pd.DataFrame({"a": [1.5, None]}),  # same column, another type: another shape
+        2: pd.DataFrame({"a": ["x", None]}),
+        3: pd.DataFrame({"a": [1, "x"]}),  # mixed objects: stored alone, as pandas converts them
+        4: pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2024-01-02"])}),
+        5: pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}),  # an extension dtype
+    }
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, 6, fn=lambda i: made[i])
+    with Engine(path, {}) as engine:
+        frame = engine.results("w", "t")
+        for i in (0, 1, 2, 4):
+            pd.testing.assert_frame_equal(frame.output[i], made[i], check_dtype=False)
+        assert frame.output[3].a.tolist() == ["1", "x"]
+        assert frame.output[5].a.tolist()[0] == 1 and pd.isna(frame.output[5].a.tolist()[1])
+
+
+def test_a_failed_write_stores_no_small_value_and_the_next_flush_does(tmp_path, monkeypatch):
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    engine = Engine(path, namespace)
+    try:
+        real = engine.store._insert
+        failing = {"on": True}
+
+        def insert(table: str, batch) -> None:
+            if failing["on"] and table == "attempt_log":
+                raise duckdb.IOException("disk full")
+            real(table, batch)
+
+        monkeypatch.setattr(engine.store, "_insert", insert)
+        with pytest.raises(duckdb.IOException):
+            sweep(engine, namespace, 3)
+        assert engine.store.rows("SELECT count(*) FROM table_values") == [(0,)]  # rolled back with the rows
+        failing["on"] = False
+        engine.flush()
+        assert engine.sql("SELECT count(*) AS n FROM table_values").n[0] == 3
+    finally:
+        engine.close()
+    with Engine(path, {}) as again:
+        frame = again.results("w", "t")
+        pd.testing.assert_frame_equal(frame.output[1], frame_for(1))
+
+
+def test_a_value_without_nulls_reads_back_without_nullable_types_beside_one_with_them(tmp_path):
+    made = {0: pd.DataFrame({"a": [1.0, None], "n": [1, 2]}), 1: pd.DataFrame({"a": [1.0, 2.0], "n": [3, 4]})}
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, 2, fn=lambda i: made[i])
+    with Engine(path, {}) as engine:
+        frame = engine.results("w", "t")
+        pd.testing.assert_frame_equal(frame.output[1], made[1])
+        assert frame.output[0].a.isna().tolist() == [False, True]
+
+
+def test_an_arrow_table_output_comes_back_as_arrow(tmp_path):
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, 2, fn=lambda i: pa.table({"a": [i, None], "b": ["p", "q"]}))
+    with Engine(path, {}) as engine:
+        back = engine.results("w", "t").output[1]
+        assert isinstance(back, pa.Table) and back.column("a").to_pylist() == [1, None]
