@@ -15,6 +15,7 @@ OUTPUT_TYPES = """() => Array.from(window.jupyterapp.shell.currentWidget.content
 
 
 @pytest.mark.parametrize("name", ["01-quickstart.ipynb", "02-foreach-debugging.ipynb", "03-in-flight-mutation.ipynb",
+                                  "04-approval-gate.ipynb",
                                   "05-break-on-failure.ipynb", "06-recovery-and-history.ipynb",
                                   "07-testing-workflow-notebooks.ipynb", "08-scale-out.ipynb"])
 def test_a_tutorial_runs_all_cells_without_an_error(lab, page, name):
