@@ -32,3 +32,20 @@ def engine(db_path, namespace):
     eng = Engine(db_path, namespace)
     yield eng
     eng.close()
+
+
+@pytest.fixture
+def shell(tmp_path, monkeypatch):
+    """A fresh IPython shell with the extension loaded and its state in tmp_path."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.history import HistoryManager
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAESTRO_NB_DB", raising=False)
+    monkeypatch.setattr(HistoryManager, "enabled", False)
+    sh = InteractiveShell()
+    sh.run_line_magic("load_ext", "maestro_nb")
+    yield sh
+    sh.run_line_magic("unload_ext", "maestro_nb")
+    if sh.history_manager:
+        sh.history_manager.end_session()

@@ -48,21 +48,6 @@ def session_in(shell) -> list[dict[str, Any]]:
     return shown
 
 
-@pytest.fixture
-def shell(tmp_path, monkeypatch):
-    """A fresh IPython shell with the extension loaded, in tmp_path."""
-    from IPython.core.history import HistoryManager
-    from IPython.core.interactiveshell import InteractiveShell
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MAESTRO_NB_DB", raising=False)
-    monkeypatch.setattr(HistoryManager, "enabled", False)
-    sh = InteractiveShell()
-    sh.run_line_magic("load_ext", "maestro_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "maestro_nb")
-
-
 def test_every_dag_and_run_display_carries_the_dag_view(shell):
     shown = session_in(shell)
     for b in shown:

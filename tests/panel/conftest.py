@@ -81,18 +81,3 @@ def node_status(panel: Any, step: str) -> str:
     svg = panel.dag.value
     start = svg.index(marker) + len(marker)
     return svg[start:svg.index('"', start)]
-
-
-@pytest.fixture
-def shell(tmp_path, monkeypatch):
-    """A fresh IPython shell with the extension loaded and its state in tmp_path."""
-    from IPython.core.history import HistoryManager
-    from IPython.core.interactiveshell import InteractiveShell
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MAESTRO_NB_DB", raising=False)
-    monkeypatch.setattr(HistoryManager, "enabled", False)
-    sh = InteractiveShell()
-    sh.run_line_magic("load_ext", "maestro_nb")
-    yield sh
-    sh.run_line_magic("unload_ext", "maestro_nb")
