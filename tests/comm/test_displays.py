@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from maestro_nb.magics.display import DAG, MERMAID
 
 from .protocol_schema import check_dag
