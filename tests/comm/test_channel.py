@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from jupyter_client.manager import KernelManager
 
+from ..kernel_support import RealKernel
 from .protocol_schema import check_reply, check_update
 
 pytestmark = pytest.mark.slow
@@ -46,15 +46,11 @@ steps:
 '''
 
 
-class Kernel:
+class Kernel(RealKernel):
     """A kernel, a client, and every comm message the kernel sent, with when it came."""
 
     def __init__(self, cwd: str):
-        self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(cwd=cwd)
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        super().__init__(cwd)
         self.comm_id = uuid.uuid4().hex
         self.messages: list[tuple[float, dict[str, Any]]] = []  # (arrival, data) of comm_msg
         self.closed = False
@@ -118,9 +114,6 @@ class Kernel:
     def updates(self) -> list[tuple[float, dict[str, Any]]]:
         return [(t, d) for t, d in self.messages if d.get("type") == "update"]
 
-    def close(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
 
 
 @pytest.fixture

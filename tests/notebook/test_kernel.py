@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from jupyter_client.manager import KernelManager
+
+from ..kernel_support import RealKernel
 
 pytestmark = pytest.mark.slow
 
@@ -37,15 +38,8 @@ COUNTS = ('import maestro_nb; print(json.dumps([int(n) for n in maestro_nb.sql("
           '(SELECT count(*) FROM workflow_versions)").iloc[0]]))')
 
 
-class Kernel:
+class Kernel(RealKernel):
     """A kernel and a blocking client; `run(code)` collects what the cell shows."""
-
-    def __init__(self, cwd: str):
-        self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(cwd=cwd)
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
 
     def run(self, code: str, timeout: float = 60) -> dict[str, Any]:
         msg_id = self.client.execute(code)
@@ -92,9 +86,6 @@ class Kernel:
         self.manager.restart_kernel(now=True)
         self.client.wait_for_ready(timeout=60)
 
-    def close(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
 
 
 def _collect(msg: dict[str, Any], msg_id: str, out: dict[str, Any]) -> bool:

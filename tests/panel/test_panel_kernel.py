@@ -9,7 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from jupyter_client.manager import KernelManager
+
+from ..kernel_support import RealKernel
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +36,11 @@ steps:
 '''
 
 
-class Frontend:
+class Frontend(RealKernel):
     """A kernel and a client that keeps every widget the kernel opened, by comm id."""
 
     def __init__(self, cwd: str):
-        self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(cwd=cwd)
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        super().__init__(cwd)
         self.widgets: dict[str, dict[str, Any]] = {}  # comm id -> its state, updates applied
 
     def _take(self, msg: dict[str, Any], msg_id: str | None, out: dict[str, Any]) -> bool:
@@ -97,9 +94,6 @@ class Frontend:
     def set(self, comm_id: str, **state: Any) -> None:
         self.send(comm_id, {"method": "update", "state": state, "buffer_paths": []})
 
-    def close(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
 
 
 def test_a_frontend_edits_and_resumes_through_the_panel(tmp_path):
