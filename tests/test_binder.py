@@ -12,15 +12,14 @@ import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from .browser.lab import free_port, stop_group, wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +28,6 @@ BINDER = ROOT / "binder"
 NOTEBOOKS = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
 INSTALL_TIMEOUT_S = 1200
 NOTEBOOK_TIMEOUT_S = 900
-START_TIMEOUT_S = 120
 
 RUN_NOTEBOOK = """
 import sys
@@ -124,12 +122,6 @@ def test_the_kernel_imports_maestro_nb_from_the_binder_venv_not_the_checkout(bin
         f"maestro_nb was imported from {seen['maestro_nb']}: binder must install a wheel (`.`), not `-e .`"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(port: int, path: str) -> tuple[int, str | None, str]:
     """GET without following a redirect: the status, the Location header and the body."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -142,7 +134,7 @@ def _get(port: int, path: str) -> tuple[int, str | None, str]:
 
 
 def test_jupyterlab_opens_on_the_notebooks_folder(binder_env):
-    port = _free_port()
+    port = free_port()
     log = binder_env.home / "jupyterlab.log"
     with log.open("w") as out:
         server = subprocess.Popen(
@@ -150,16 +142,7 @@ def test_jupyterlab_opens_on_the_notebooks_folder(binder_env):
              "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={binder_env.work}"],
             cwd=binder_env.work, env=binder_env.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:  # until the server answers, within the deadline
-            assert server.poll() is None, f"jupyter lab exited:\n{log.read_text()[-3000:]}"
-            try:
-                if _get(port, "/api/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"jupyter lab did not answer:\n{log.read_text()[-3000:]}"
-            time.sleep(0.25)
+        wait_for_status(f"http://127.0.0.1:{port}/", server, log)
         status, location, _ = _get(port, "/")
         assert status in (301, 302) and location.split("?")[0].endswith("/lab/tree/notebooks"), (status, location)
         status, _, body = _get(port, "/api/contents/notebooks")
@@ -167,13 +150,7 @@ def test_jupyterlab_opens_on_the_notebooks_folder(binder_env):
         names = {item["name"] for item in json.loads(body)["content"]}
         assert set(NOTEBOOKS) <= names
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
+        stop_group(server)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 
-from .lab import CHROMIUM, UI_TIMEOUT_MS, LabServer, free_port, wait_for_status
+from .lab import CHROMIUM, UI_TIMEOUT_MS, LabServer, free_port, stop_group, wait_for_status
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
@@ -49,12 +48,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         wait_for_status(url, proc, log)
         yield LabServer(url=url, root=root, log=log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        stop_group(proc)
 
 
 @pytest.fixture(scope="session")

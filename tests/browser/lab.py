@@ -10,7 +10,9 @@ deadline, so the tests hold on a loaded machine.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -74,6 +76,17 @@ def wait_for_status(url: str, proc: subprocess.Popen, log: Path) -> None:
         except OSError:
             time.sleep(0.25)  # polling an observable condition, bounded by the deadline
     pytest.fail(f"jupyter lab did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """End a server started with start_new_session=True: SIGTERM its group, SIGKILL after 30 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 def menu(page, top: str, item: str) -> None:
