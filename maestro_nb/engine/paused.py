@@ -36,27 +36,42 @@ def _group_key(a: Attempt) -> tuple:
 class _Group:
     """The paused attempts of one step of one run, sorted by (iteration, attempt number)."""
 
-    __slots__ = ("keys", "members")
+    __slots__ = ("keys", "members", "changes")
 
     def __init__(self) -> None:
         self.keys: list[tuple[tuple[int, ...], int]] = []
         self.members: list[Attempt] = []
+        self.changes = 0  # counts adds and removes, so that a walk can tell it must find its place again
 
     def add(self, a: Attempt) -> None:
         key = (iteration_order(a.iteration), a.number)
         at = bisect.bisect_left(self.keys, key)
         self.keys.insert(at, key)
         self.members.insert(at, a)
+        self.changes += 1
 
     def remove(self, a: Attempt) -> None:
         at = bisect.bisect_left(self.keys, (iteration_order(a.iteration), a.number))
-        if at < len(self.members) and self.members[at] is a:
-            del self.keys[at]
-            del self.members[at]
-        else:  # an attempt relabelled while paused would be found here; never expected
-            at = self.members.index(a)
-            del self.keys[at]
-            del self.members[at]
+        if not (at < len(self.members) and self.members[at] is a):
+            at = self.members.index(a)  # an attempt relabelled while paused would be found here; never expected
+        del self.keys[at]
+        del self.members[at]
+        self.changes += 1
+
+    def __iter__(self) -> Iterator[Attempt]:
+        """The members in order, without copying them: when the group changes during the walk
+        (the caller resumes what it is given), the walk goes on after the last key it gave, so
+        every attempt still paused there is given once."""
+        keys, members = self.keys, self.members
+        seen, at = self.changes, 0
+        while at < len(members):
+            a, key = members[at], keys[at]
+            yield a
+            if self.changes != seen:
+                seen = self.changes
+                at = bisect.bisect_right(keys, key)
+            else:
+                at += 1
 
 
 def _hashable(value: Any) -> bool:
@@ -172,13 +187,34 @@ class PausedIndex:
                 step: str | None = None) -> Iterator[Attempt]:
         """Paused attempts in display order, optionally of one workflow, instance and step."""
         for key in self._keys(workflow, instance, step):
-            yield from list(self._groups[key].members)
+            group = self._groups.get(key)
+            if group is not None:  # emptied by what the caller did during the walk
+                yield from group
 
     def ordered_in(self, instances: Iterable[tuple[str, int]]) -> Iterator[Attempt]:
         """Paused attempts of several instances (by workflow and instance id), in display order."""
         wanted = set(instances)
         for key in sorted(k for k in self._groups if (k[0], k[1]) in wanted):
-            yield from list(self._groups[key].members)
+            group = self._groups.get(key)
+            if group is not None:
+                yield from group
+
+    def first_at_error_in(self, instances: Iterable[tuple[str, int]]) -> Attempt | None:
+        """The first paused attempt of these instances that is paused at its error (display order)."""
+        wanted = set(instances)
+        found = [a for a in self._at_error if self._members[a][:2] in wanted]
+        return min(found, key=attempt_order) if found else None
+
+    def nth(self, position: int, workflow: str | None = None, instance: int | None = None,
+            step: str | None = None) -> Attempt | None:
+        """The attempt at `position` (from 0) in display order, optionally of one workflow,
+        instance and step: whole steps are skipped by their counts, not walked."""
+        for key in self._keys(workflow, instance, step):
+            members = self._groups[key].members
+            if position < len(members):
+                return members[position]
+            position -= len(members)
+        return None
 
     def _candidates(self, iteration: str | None, loop_params: Mapping[str, Any]) -> set[Attempt] | None:
         """The attempts an iteration and loop params can match, from the index (None: not indexed)."""

@@ -66,7 +66,7 @@ def run_view(session: KernelSession, instance: Instance) -> RunView:
             hints.append(f"inspect them in `{name}`; continue with %resume (or %skip) WF.STEP "
                          "[--iteration K | name=value ...] or --all")
         if at_error:
-            failed = next(a for a in index.ordered_in(family) if a.pause_point == "error")
+            failed = index.first_at_error_in(family)
             hints.append(f"at an error: fix the step, then {name}.where(step={failed.step_id!r}).retry(); "
                          ".debug() opens the debugger on one, .fail() lets them fail")
     return RunView(f"{instance.label} (version {instance.version}, run {instance.run_id})",

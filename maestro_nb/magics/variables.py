@@ -312,6 +312,17 @@ class PausedAttempts(_PauseActions, Sequence):
     def _attempts(self) -> list[Attempt]:
         return list(self._select())
 
+    def _nth(self, position: int) -> Attempt | None:
+        """The attempt at `position`: from the index when only the step is filtered (no walk over
+        the attempts before it), else by walking the selection."""
+        filters = dict(self._filters)
+        whole_steps = self._members is None and self._breakpoint is None and not (
+            set(filters) - {"workflow", "instance", "step"})
+        if whole_steps:
+            return self._session.engine.scheduler.paused.nth(
+                position, filters.get("workflow"), filters.get("instance"), filters.get("step"))
+        return next(islice(self._select(), position, None), None)
+
     def __len__(self) -> int:
         if self._members is None and self._breakpoint is None:
             filters = dict(self._filters)
@@ -331,7 +342,7 @@ class PausedAttempts(_PauseActions, Sequence):
             return PausedAttempts(self._session, title=f"{self._title}[{index.start or ''}:{index.stop or ''}]",
                                   members=self._attempts()[index])
         if isinstance(index, int) and index >= 0:
-            found = next(islice(self._select(), index, None), None)
+            found = self._nth(index)
             if found is not None:
                 return PausedAttempt(self._session, found)
             raise IndexError(f"{self._title}[{index}]: there are {len(self)} paused attempts")

@@ -13,6 +13,7 @@ view taken mid-run is a consistent enough picture to draw; at quiescence it is e
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..engine.paused import PausedIndex
@@ -217,14 +218,11 @@ class ReadModel:
     def paused(self, workflow: str | None = None, step: str | None = None, instance: int | None = None,
                *, limit: int | None = None, **loop_params: Any) -> PausedPage:
         """Paused attempts in display order: the first `limit` that match, and how many match."""
-        items: list[PausedView] = []
-        total = 0
-        for a in self.engine.scheduler.paused.ordered(workflow, instance, step):
-            if loop_params and any(a.loop_params.get(k, _MISSING) != v for k, v in loop_params.items()):
-                continue
-            total += 1
-            if limit is None or len(items) < limit:
-                items.append(self.paused_view(a))
+        index = self.engine.scheduler.paused
+        found = index.select(workflow, instance, step, loop_params=loop_params)
+        items = [self.paused_view(a) for a in (found if limit is None else islice(found, limit))]
+        total = len(items) if limit is None else index.count_matching(workflow, instance, step,
+                                                                       loop_params=loop_params)
         return PausedPage(tuple(items), total)
 
     def paused_view(self, a: Attempt) -> PausedView:
@@ -259,13 +257,16 @@ class ReadModel:
         instance_id = rest.split("/", 1)[0]
         if not instance_id.isdigit():
             return None
-        for a in self.engine.scheduler.paused.ordered(workflow, int(instance_id)):
+        parts = key.split("/", 2)  # wf#instance, run, step[iteration]/attempt
+        step, bracket, rest = parts[-1].partition("[")
+        if len(parts) < 3 or not bracket:
+            return None
+        iteration = rest.rpartition("]")[0]
+        for a in self.engine.scheduler.paused.select(workflow, int(instance_id), step, iteration=iteration):
             if attempt_key(a) == key:
                 return a
         return None
 
-
-_MISSING: Any = object()
 
 
 def _walk(definition: WorkflowDefinition) -> Iterable[StepDefinition]:
