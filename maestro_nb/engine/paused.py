@@ -191,6 +191,14 @@ class PausedIndex:
             if group is not None:  # emptied by what the caller did during the walk
                 yield from group
 
+    def listed(self, workflow: str | None = None, instance: int | None = None,
+               step: str | None = None) -> list[Attempt]:
+        """The same attempts as `ordered`, as a list taken now (a whole step at a time)."""
+        found: list[Attempt] = []
+        for key in self._keys(workflow, instance, step):
+            found.extend(self._groups[key].members)
+        return found
+
     def ordered_in(self, instances: Iterable[tuple[str, int]]) -> Iterator[Attempt]:
         """Paused attempts of several instances (by workflow and instance id), in display order."""
         wanted = set(instances)
@@ -236,6 +244,9 @@ class PausedIndex:
         param is given (no scan of every paused attempt)."""
         loop_params = loop_params or {}
         candidates = self._candidates(iteration, loop_params)
+        if candidates is None and not loop_params and iteration is None:
+            yield from self.ordered(workflow, instance, step)
+            return
         if candidates is None:
             source: Iterable[Attempt] = self.ordered(workflow, instance, step)
         else:

@@ -310,15 +310,22 @@ class PausedAttempts(_PauseActions, Sequence):
         return found
 
     def _attempts(self) -> list[Attempt]:
+        if self._whole_steps():
+            filters = self._filters
+            return self._session.engine.scheduler.paused.listed(
+                filters.get("workflow"), filters.get("instance"), filters.get("step"))
         return list(self._select())
 
+    def _whole_steps(self) -> bool:
+        """Whether these are every paused attempt of some steps (filtered by workflow, instance
+        or step only): the index then counts, lists and indexes them a step at a time."""
+        return self._members is None and self._breakpoint is None and not (
+            set(self._filters) - {"workflow", "instance", "step"})
+
     def _nth(self, position: int) -> Attempt | None:
-        """The attempt at `position`: from the index when only the step is filtered (no walk over
-        the attempts before it), else by walking the selection."""
-        filters = dict(self._filters)
-        whole_steps = self._members is None and self._breakpoint is None and not (
-            set(filters) - {"workflow", "instance", "step"})
-        if whole_steps:
+        """The attempt at `position`, without walking the ones before it when the index can."""
+        if self._whole_steps():
+            filters = self._filters
             return self._session.engine.scheduler.paused.nth(
                 position, filters.get("workflow"), filters.get("instance"), filters.get("step"))
         return next(islice(self._select(), position, None), None)

@@ -15,7 +15,7 @@ import html
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -192,23 +192,20 @@ class Panel(widgets.VBox):
                 self._message = (exc.message, True)
             else:
                 page = self.model.paused(view.workflow, self.paused.step_filter, view.instance_id,
-                                         limit=PausedTable.LIMIT, **loop)
+                                         limit=PausedTable.LIMIT, previews=False, **loop)
         self.paused.show(page, step_ids, view.paused if view else 0)
-        selected = self._selected_view(page)
+        selected = self._selected_view()
         self.editor.show(selected)
         self.gate.show(selected)
         self.breakpoints.show(workflow, step_ids, self.model.breakpoints())
         text, error = self._message
         self.message.value = _message_html(text, error)
 
-    def _selected_view(self, page: PausedPage) -> PausedView | None:
+    def _selected_view(self) -> PausedView | None:
         key = self.paused.selected
         if key is None:
             return None
-        for p in page.items:
-            if p.key == key:
-                return p
-        a = self.model.find_paused(key)
+        a = self.model.find_paused(key)  # the listed rows have no previews of its values
         return self.model.paused_view(a) if a is not None else None
 
     def _picked(self, change: Any) -> None:
@@ -219,12 +216,14 @@ class Panel(widgets.VBox):
 
     # --- actions -------------------------------------------------------------------------
     def _guard(self, action: Callable[[], str]) -> None:
-        """Run a button's action; its outcome, or its error, becomes the message line."""
-        try:
-            self._message = (action(), False)
-        except Exception as exc:  # never into the comm: one line in the panel, nothing changed
-            self._message = (one_line_error(exc), True)
-        self.request()
+        """Run a button's action; its outcome, or its error, becomes the message line. What the
+        action changes is drawn once, with the message (a long action is drawn as it goes too)."""
+        with self.watcher.acting() if self.watcher is not None else nullcontext():
+            try:
+                self._message = (action(), False)
+            except Exception as exc:  # never into the comm: one line in the panel, nothing changed
+                self._message = (one_line_error(exc), True)
+            self.request()
 
     def _selected_attempt(self) -> Attempt:
         key = self.paused.selected

@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParamError
@@ -38,6 +39,7 @@ class Watcher:
         self._closed = threading.Event()
         self._seen = engine.scheduler.revision
         self._forced = False
+        self._acting_since: float | None = None
         engine.scheduler.listeners.append(self._listener)
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -47,27 +49,49 @@ class Watcher:
 
     def poke(self, force: bool = False) -> None:
         """Look again now (a face changed something the engine does not announce); with `force`,
-        call the face back even if the engine's revision did not move (its own input changed)."""
+        call the face back at once, even if the engine's revision did not move (its own input
+        changed)."""
         if force:
             self._forced = True
         self._wake.set()
 
+    @contextmanager
+    def acting(self) -> Iterator[None]:
+        """While the face's own action runs: the engine's changes it makes are drawn once, when the
+        face pokes at its end (and every interval meanwhile, if it takes longer)."""
+        self._acting_since = time.monotonic()
+        try:
+            yield
+        finally:
+            self._acting_since = None
+
     def _loop(self) -> None:
+        called = -self.interval
         while not self._closed.is_set():
             # Idle: sleep until something is announced. Driving: look at the rate as well.
             self._wake.wait(self.interval if self.engine.busy else None)
             self._wake.clear()
+            # The rate bound: the engine's changes within an interval of the last call, or of the
+            # start of the face's own action, are taken together. The face's own input (a click:
+            # human-paced) is answered at once.
+            while not self._forced and not self._closed.is_set():
+                acting = self._acting_since
+                left = max(called, acting if acting is not None else called) + self.interval - time.monotonic()
+                if left <= 0:
+                    break
+                self._wake.wait(left)
+                self._wake.clear()
             if self._closed.is_set():
                 return
             revision = self.engine.scheduler.revision
             if revision != self._seen or self._forced:
                 self._seen = revision
                 self._forced = False
+                called = time.monotonic()
                 try:
                     self.on_change()
                 except Exception:  # a face's failure must not end its updates; show why
                     traceback.print_exc()
-            time.sleep(self.interval)  # the rate bound: changes meanwhile are taken together
 
     def close(self, timeout: float | None = 5.0) -> None:
         """Stop watching; no call to `on_change` starts after this returns (unless it timed out)."""

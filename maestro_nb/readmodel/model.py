@@ -216,21 +216,23 @@ class ReadModel:
 
     # --- paused attempts --------------------------------------------------------------
     def paused(self, workflow: str | None = None, step: str | None = None, instance: int | None = None,
-               *, limit: int | None = None, **loop_params: Any) -> PausedPage:
-        """Paused attempts in display order: the first `limit` that match, and how many match."""
+               *, limit: int | None = None, previews: bool = True, **loop_params: Any) -> PausedPage:
+        """Paused attempts in display order: the first `limit` that match, and how many match.
+        Without `previews`, rows for a list: each view's `params` is empty and its `output` None
+        (`paused_view` of one attempt has them), which spares previewing every value listed."""
         index = self.engine.scheduler.paused
         found = index.select(workflow, instance, step, loop_params=loop_params)
-        items = [self.paused_view(a) for a in (found if limit is None else islice(found, limit))]
+        items = [self.paused_view(a, previews) for a in (found if limit is None else islice(found, limit))]
         total = len(items) if limit is None else index.count_matching(workflow, instance, step,
                                                                        loop_params=loop_params)
         return PausedPage(tuple(items), total)
 
-    def paused_view(self, a: Attempt) -> PausedView:
-        output = ValuePreview.of(a.output) if a.pause_point == "after" else None
+    def paused_view(self, a: Attempt, previews: bool = True) -> PausedView:
+        output = ValuePreview.of(a.output) if a.pause_point == "after" and previews else None
+        params = {name: ValuePreview.of(value) for name, value in list(a.params.items())} if previews else {}
         return PausedView(
             attempt_key(a), a.label, a.instance.workflow, a.instance.instance_id, a.instance.run_id,
-            a.node.step.id, a.iteration, a.number, a.pause_point or "", dict(a.loop_params),
-            {name: ValuePreview.of(value) for name, value in list(a.params.items())}, output,
+            a.node.step.id, a.iteration, a.number, a.pause_point or "", dict(a.loop_params), params, output,
             a.error.line if a.error is not None else None, tuple(self.holders(a)),
             a.error.type if a.error is not None else None, a.error.message if a.error is not None else None,
             a.error.traceback if a.error is not None else None,

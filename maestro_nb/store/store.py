@@ -103,6 +103,8 @@ class Store:
             " WHERE regexp_full_match(table_name, 'value_[0-9]+')"
         ) or 0
         self.small = SmallTables(self)
+        self._instance_writes = 0  # counts what may have changed instance_log, for top_instances
+        self._top_instances: dict[str | None, tuple[int, list[tuple]]] = {}
 
     # --- schema -------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -156,6 +158,7 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         """Run any SQL over the state and return a pandas DataFrame."""
         with self._lock:
+            self._instance_writes += 1  # any SQL may write
             try:
                 return self.conn.execute(sql, params or []).df()
             except duckdb.Error as exc:
@@ -164,6 +167,7 @@ class Store:
     def execute_step_sql(self, sql: str, params: dict[str, Any]) -> Any:
         """Run a `sql:` step; a query's rows come back as a list of dicts, a statement gives None."""
         with self._lock:
+            self._instance_writes += 1  # any SQL may write
             cursor = self.conn.cursor()
             try:
                 used = {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", sql)}
@@ -216,11 +220,18 @@ class Store:
 
     def top_instances(self, workflow: str | None = None) -> list[tuple[str, int, int, int, str]]:
         """(workflow, instance_id, version, run_id, status) of every top-level instance, in order."""
+        # Read once per change of instance_log: a live panel asks on every draw, and only this
+        # connection writes the file.
+        cached = self._top_instances.get(workflow)
+        if cached is not None and cached[0] == self._instance_writes:
+            return list(cached[1])
         where = "parent IS NULL" + (" AND workflow = ?" if workflow is not None else "")
-        return self.rows(
+        found = self.rows(
             f"SELECT workflow, instance_id, version, run_id, status FROM instances WHERE {where}"
             " ORDER BY workflow, instance_id", [workflow] if workflow is not None else [],
         )
+        self._top_instances[workflow] = (self._instance_writes, found)
+        return list(found)
 
     def unfinished_instances(self) -> list[tuple[str, int, str | None]]:
         """(workflow, instance_id, parent) of every instance not yet ended."""
@@ -353,6 +364,8 @@ class Store:
 
     def _insert(self, table: str, batch: Any) -> None:
         # DuckDB's replacement scan reads `batch` from this frame: cheaper than register().
+        if table == "instance_log":
+            self._instance_writes += 1
         self.conn.execute(f"INSERT INTO {table} SELECT * FROM batch")
 
     # --- values -------------------------------------------------------------------------

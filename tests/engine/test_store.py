@@ -394,3 +394,17 @@ def test_an_engine_dropped_without_close_frees_its_file_once_collected(db_path):
     gc.collect()
     with Engine(db_path, {}) as again:
         assert again.sql("SELECT count(*) AS n FROM instances").n[0] == 0
+
+
+def test_top_instances_is_read_again_after_every_instance_write_and_any_sql(engine, namespace):
+    namespace["work"] = lambda: 1
+    engine.define("one", {"steps": [{"id": "work", "run": "work"}]})
+    engine.run("one")
+    store = engine.store
+    assert [row[4] for row in store.top_instances("one")] == ["SUCCEEDED"]
+    engine.run("one")
+    assert [row[1] for row in store.top_instances("one")] == [1, 2]
+    store.query("INSERT INTO instance_log SELECT seq + 100, workflow, 7, version, run_id, status, params,"
+                " parent, recorded_at FROM instance_log WHERE instance_id = 1 LIMIT 1")
+    assert [row[1] for row in store.top_instances("one")] == [1, 2, 7]
+    assert [row[1] for row in store.top_instances()] == [1, 2, 7]
