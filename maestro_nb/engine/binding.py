@@ -13,12 +13,12 @@ from ..store.values import ValueCodec
 
 __all__ = ["Binder", "evaluate_value", "check_loop_params"]
 
-_PLAIN = frozenset({int, float, str, bool, type(None)})
+PLAIN = frozenset({int, float, str, bool, type(None)})
 
 
 def check_loop_params(codec: ValueCodec, step: StepDefinition, loop_params: Mapping[str, Any]) -> None:
     """An iteration whose loop values cannot be stored (a set, a range) fails, not the flush."""
-    if _PLAIN.issuperset(map(type, loop_params.values())):
+    if PLAIN.issuperset(map(type, loop_params.values())):
         return  # the usual case: numbers and text
     for name, value in loop_params.items():
         problem = codec.problem(value)

@@ -1,7 +1,9 @@
 """The write side of the scheduler: changes are queued here and flushed in bulk.
 
 Mixed into Scheduler. Nothing is written per transition: an attempt is queued once until the
-next flush, which appends one Arrow batch per table.
+next flush, which appends one Arrow batch per table. An attempt that ends is taken out of the
+queue at once, as a record of its last state: the attempt itself is not kept alive for the
+flush, so a sweep leaves the garbage collector next to nothing to promote and scan.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from ..store import Store, ValueCodec
 from ..store.store import now
 from ..store.values import clean_text, safe_json
+from .binding import PLAIN
 from .runtime import Attempt, Instance, Node, parent_ref
 
 __all__ = ["Journal"]
@@ -21,7 +24,8 @@ class Journal:
     def __init__(self, store: Store, codec: ValueCodec):
         self.store = store
         self.codec = codec
-        self._dirty: list[Attempt] = []
+        self._dirty: dict[Attempt, None] = {}  # attempts changed since the last flush, not ended
+        self._ended: list[tuple] = []  # records of attempts that ended since then (see `_record`)
         self._dirty_instances: dict[Instance, None] = {}
         self._events: list[tuple] = []
         self._not_created: list[tuple] = []  # attempt rows marking iterations a new run will redo
@@ -31,9 +35,44 @@ class Journal:
 
     def journal(self, attempt: Attempt) -> None:
         self.revision += 1
-        if not attempt.queued:
+        if attempt.status.terminal:  # its last change: recorded now, the attempt need not be kept
+            if attempt.queued is not _ENDED:
+                self._dirty.pop(attempt, None)
+                attempt.queued = _ENDED
+                self._ended.append(self._record(attempt))
+        elif not attempt.queued:
             attempt.queued = True
-            self._dirty.append(attempt)
+            self._dirty[attempt] = None
+
+    @property
+    def unflushed(self) -> int:
+        """How many attempt rows the next flush writes."""
+        return len(self._dirty) + len(self._ended)
+
+    def _record(self, a: Attempt) -> tuple:
+        """An attempt's row as it is now, but for its seq and the encoding of its output (done by
+        the flush, which stages table outputs in its own transaction). Loop params and params of
+        plain values (which cannot change) are encoded here; others are kept, encoded then."""
+        inst = a.instance
+        loop_params, params = a.loop_params, a.params
+        plain = PLAIN.issuperset(map(type, loop_params.values()))
+        loop = self.codec.encode_params(loop_params) if plain else dict(loop_params)
+        # A step bound to its loop params alone: the same JSON text, encoded once.
+        if params == loop_params and (len(params) < 2 or list(params) == list(loop_params)):
+            bound = loop
+        elif PLAIN.issuperset(map(type, params.values())):
+            bound = self.codec.encode_params(params)
+        else:
+            bound = dict(params)
+        error = a.error
+        return (
+            inst.workflow, inst.instance_id, inst.run_id, a.node.step.id, a.iteration, loop, a.number,
+            a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None, bound, a.output,
+            None if error is None else clean_text(error.message), a.transition_names(), tuple(a.times),
+            None if error is None else clean_text(error.type),
+            None if error is None else clean_text(error.traceback),
+            sorted(a.changed) if a.changed else None,
+        )
 
     def journal_instance(self, instance: Instance) -> None:
         self.revision += 1
@@ -73,17 +112,17 @@ class Journal:
     def flush(self) -> None:
         """Write every change since the last flush: one bulk append per table, in one transaction.
         If the write fails (or is interrupted), everything stays queued for the next flush."""
-        dirty, self._dirty = self._dirty, []
+        dirty, self._dirty = self._dirty, {}
+        ended, self._ended = self._ended, []
         instances = list(self._dirty_instances)
         self._dirty_instances.clear()
         events, self._events = self._events, []
         marks, self._not_created = self._not_created, []
         try:
-            self._write(dirty, instances, events, marks)
+            self._write(ended + [self._record(a) for a in dirty], instances, events, marks)
         except BaseException:
-            for a in dirty:
-                a.queued = True
-            self._dirty = dirty + self._dirty
+            self._dirty = dirty | self._dirty
+            self._ended = ended + self._ended
             self._dirty_instances = dict.fromkeys(instances) | self._dirty_instances
             self._events = events + self._events
             self._not_created = marks + self._not_created
@@ -93,32 +132,22 @@ class Journal:
         self._last_flush = time.monotonic()
         self._pause_pending = False
 
-    def _write(self, dirty: list[Attempt], instances: list[Instance], events: list[tuple],
+    def _write(self, records: list[tuple], instances: list[Instance], events: list[tuple],
                marks: list[tuple]) -> None:
         rows = []
         if marks:  # before the run's own rows: an attempt written in the same flush comes after
             first = self.store.next_seq(len(marks))
             rows += [(first + i,) + mark[1:] for i, mark in enumerate(marks)]
-        if dirty:
-            first = self.store.next_seq(len(dirty))
+        if records:
+            first = self.store.next_seq(len(records))
             encode, encode_params = self.codec.encode, self.codec.encode_params
-            for offset, a in enumerate(dirty):
-                inst = a.instance
-                loop_params, params = a.loop_params, a.params
-                loop_text = encode_params(loop_params)
-                # A step bound to its loop params alone: the same JSON text, encoded once.
-                same = params == loop_params and (len(params) < 2 or list(params) == list(loop_params))
-                error = a.error
-                rows.append((
-                    first + offset, inst.workflow, inst.instance_id, inst.run_id, a.node.step.id,
-                    a.iteration, loop_text, a.number,
-                    a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None,
-                    loop_text if same else encode_params(params), encode(a.output),
-                    None if error is None else clean_text(error.message), a.transition_names(), a.times,
-                    None if error is None else clean_text(error.type),
-                    None if error is None else clean_text(error.traceback),
-                    sorted(a.changed) if a.changed else None,
-                ))
+            for offset, r in enumerate(records):
+                loop, bound = r[5], r[10]
+                if type(bound) is not str:
+                    bound = encode_params(bound) if bound is not loop else None
+                if type(loop) is not str:
+                    loop = encode_params(loop)
+                rows.append((first + offset, *r[:5], loop, *r[6:10], bound or loop, encode(r[11]), *r[12:]))
         inst_rows = []
         if instances:
             first = self.store.next_seq(len(instances))
@@ -134,3 +163,6 @@ class Journal:
         self.store.append_together(
             [("attempt_log", rows), ("event_log", events), ("instance_log", inst_rows)]
         )
+
+
+_ENDED = 2  # `Attempt.queued` of an attempt whose last record is taken (truthy: never queued again)

@@ -734,9 +734,9 @@ class Scheduler(Journal, PauseControls):
                 self._start_attempt(ready.popleft())
                 while not inbox.empty():  # results and actions are answered between attempts, not at the end
                     self.handle(inbox.get())
-                if self._dirty and (
+                if (self._dirty or self._ended) and (
                     (self._pause_pending and not ready)
-                    or len(self._dirty) >= FLUSH_ROWS
+                    or self.unflushed >= FLUSH_ROWS
                     or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
                 ):
                     self.flush()
@@ -748,7 +748,7 @@ class Scheduler(Journal, PauseControls):
             if self._pause_pending:
                 self.flush()
             self.executor.send()  # an executor may hold calls until the driver is about to wait
-            pending = self._dirty or self._events or self._dirty_instances
+            pending = self._dirty or self._ended or self._events or self._dirty_instances
             try:
                 if pending:
                     wait = FLUSH_INTERVAL - (time.monotonic() - self._last_flush)
