@@ -51,6 +51,7 @@ class InlineExecutor:
     """Runs each step on the driver's thread: deterministic, the default."""
 
     inline = True
+    window = 0  # attempts it wants created ahead of a foreach: the scheduler's default
 
     def submit(self, call: Callable[[], Any], done: Done) -> None:
         _run(call, done)
@@ -69,6 +70,7 @@ class ThreadExecutor:
     """Runs steps on a pool of `workers` threads (default: one per CPU)."""
 
     inline = False
+    window = 0  # attempts it wants created ahead of a foreach: the scheduler's default
 
     def __init__(self, workers: int | None = None):
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):

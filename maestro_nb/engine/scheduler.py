@@ -23,7 +23,7 @@ from ..store import Store, ValueCodec
 from .binding import Binder, check_loop_params
 from .breakpoints import BreakpointIndex
 from .controls import MISSING, PauseControls
-from .executors import Executor
+from .executors import Executor, InlineExecutor
 from .journal import Journal
 from .paused import PausedIndex
 from .runtime import (
@@ -182,9 +182,13 @@ class Scheduler(Journal, PauseControls):
             node.next_index += 1
             key = index if node.is_foreach else None
             iteration = node.iteration_label(key)
-            loop_params = dict(node.frame.loop_params)
-            if node.space is not None:
-                loop_params.update(node.space.loop_params(index))
+            outer = node.frame.loop_params
+            if node.space is None:
+                loop_params = dict(outer)
+            elif outer:
+                loop_params = {**outer, **node.space.loop_params(index)}
+            else:
+                loop_params = node.space.loop_params(index)  # a new dict of its own
             if node.step.kind == "steps":
                 node.active += 1
                 scope = {**node.frame.scope, **loop_params}
@@ -390,6 +394,8 @@ class Scheduler(Journal, PauseControls):
             # The child is driven by this same loop, so it is not "in flight": a paused child
             # leaves the whole tree quiescent.
             self._start_child(a)
+        elif type(self.executor) is InlineExecutor:  # not a subclass: it may do more in submit()
+            self._run_here(a, fn, kind)
         else:
             # A partial, not a closure: it pickles cheaply for an executor that ships it elsewhere.
             call = partial(time.sleep, a.node.step.target) if kind == "sleep" else partial(fn, **a.params)
@@ -398,6 +404,18 @@ class Scheduler(Journal, PauseControls):
             else:
                 self.inflight += 1
                 self.submitted[a] = self.executor.submit(call, lambda ok, value: self._deliver(a, ok, value))
+
+    def _run_here(self, a: Attempt, fn: Callable[..., Any] | None, kind: str) -> None:
+        """The inline executor's work, done here: no call object and callback per attempt."""
+        try:
+            value = time.sleep(a.node.step.target) if kind == "sleep" else fn(**a.params)  # type: ignore[misc]
+        except Exception as exc:  # the step's own failure
+            self._on_done(a, False, exc)
+            return
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: recorded, then let through
+            self._on_done(a, False, exc)
+            raise
+        self._on_done(a, True, value)
 
     def _deliver(self, a: Attempt, ok: bool, value: Any) -> None:
         """From a worker thread: keep the result, then wake the driver. Kept apart from the inbox

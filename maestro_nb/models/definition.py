@@ -152,10 +152,13 @@ class IterationSpace:
     axes: tuple[tuple[str, Any], ...]
     items: tuple[dict[str, Any], ...] | None
     size: int = field(init=False, repr=False, compare=False)
+    _single: tuple[str, Any] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         size = len(self.items) if self.items is not None else math.prod(len(values) for _, values in self.axes)
         object.__setattr__(self, "size", size)  # computed once: loop_params checks it per iteration
+        # A foreach over one loop param, the usual sweep: its value is the index's own.
+        object.__setattr__(self, "_single", self.axes[0] if self.items is None and len(self.axes) == 1 else None)
 
     def __len__(self) -> int:
         """The number of iterations."""
@@ -165,6 +168,9 @@ class IterationSpace:
         """The loop params of iteration `index` (0-based; the first loop is the outermost)."""
         if not 0 <= index < self.size:
             raise IndexError(f"iteration index {index} is out of range for {len(self)} iterations")
+        single = self._single
+        if single is not None:
+            return {single[0]: single[1][index]}
         if self.items is not None:
             return dict(self.items[index])
         params: dict[str, Any] = {}
