@@ -70,12 +70,13 @@ class Store:
         with _OPEN_LOCK:  # held until registered: two threads cannot both pass the check
             if _conflicts(key, read_only):
                 raise StoreLockedError(self.path, same_process=True)
+            new_file = key is None or not os.path.exists(self.path)
             self.conn = self._connect()
             if key is not None:
                 _OPEN.setdefault(key, weakref.WeakSet()).add(self)
         self._key = key
         try:
-            self._open()
+            self._open(new_file)
         except BaseException:
             self.close()
             raise
@@ -92,14 +93,15 @@ class Store:
         except duckdb.Error as exc:
             raise MaestroError(f"cannot open state file {self.path}: {str(exc).splitlines()[0]}") from None
 
-    def _open(self) -> None:
+    def _open(self, new_file: bool) -> None:
         if not self.read_only:
             self._migrate()
-        self._seq = self._scalar(
+        # A new file holds no rows and no value tables yet: no need to look.
+        self._seq = 0 if new_file else self._scalar(
             "SELECT max(s) FROM (SELECT max(seq) s FROM attempt_log UNION ALL SELECT max(seq) FROM instance_log"
             " UNION ALL SELECT max(seq) FROM event_log UNION ALL SELECT max(seq) FROM breakpoint_log)"
         ) or 0
-        self._table_count = self._scalar(
+        self._table_count = 0 if new_file else self._scalar(
             "SELECT max(CAST(substr(table_name, 7) AS BIGINT)) FROM information_schema.tables"
             " WHERE regexp_full_match(table_name, 'value_[0-9]+')"
         ) or 0
@@ -107,22 +109,27 @@ class Store:
 
     # --- schema -------------------------------------------------------------------------
     def _migrate(self) -> None:
+        """Apply the migrations the file lacks, in one transaction: on a new file, one commit
+        instead of one per migration."""
         with self._lock:
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
-            )
-            done = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations").fetchall()}
-            for version, sql in _migrations():
-                if version in done:
-                    continue
-                self.conn.execute("BEGIN TRANSACTION")
-                try:
-                    self.conn.execute(sql)
-                    self.conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, now()])
-                    self.conn.execute("COMMIT")
-                except Exception:
-                    self.conn.execute("ROLLBACK")
-                    raise
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+                )
+                done = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations").fetchall()}
+                applied = []
+                for version, sql in _migrations():
+                    if version not in done:
+                        self.conn.execute(sql)
+                        applied += [version, now()]
+                if applied:
+                    rows = ", ".join("(?, ?)" for _ in range(len(applied) // 2))
+                    self.conn.execute(f"INSERT INTO schema_migrations VALUES {rows}", applied)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
 
     @property
     def schema_version(self) -> int:
