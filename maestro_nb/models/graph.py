@@ -6,7 +6,7 @@ found, every generation) follows definition order and comes out the same on ever
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable
 from typing import Generic, TypeVar
 
 __all__ = ["DiGraph"]
@@ -36,6 +36,7 @@ class DiGraph(Generic[Node]):
         self._predecessors[head][tail] = None
 
     def add_edges(self, edges: Iterable[tuple[Node, Node]]) -> None:
+        """Add each (tail, head) edge in turn."""
         for tail, head in edges:
             self.add_edge(tail, head)
 
@@ -55,13 +56,12 @@ class DiGraph(Generic[Node]):
     def __len__(self) -> int:
         return len(self._successors)
 
-    def __iter__(self) -> Iterator[Node]:
-        return iter(self._successors)
-
     def successors(self, node: Node) -> tuple[Node, ...]:
+        """The heads of the edges out of `node`, in insertion order."""
         return tuple(self._successors[node])
 
     def predecessors(self, node: Node) -> tuple[Node, ...]:
+        """The tails of the edges into `node`, in insertion order."""
         return tuple(self._predecessors[node])
 
     def descendants(self, node: Node) -> set[Node]:
