@@ -102,7 +102,7 @@ def new_engine(path: str, **kwargs: Any):
 
 
 def warm_up(workdir: str) -> None:
-    """Pay the first-use imports (pyarrow, networkx, ...) once, as a kernel would."""
+    """Pay the first-use imports (duckdb, pyarrow, ...) once, as a kernel would."""
     with new_engine(os.path.join(workdir, "warm.duckdb")) as eng:
         eng.define("sweep", sweep_definition(10))
         eng.run("sweep")

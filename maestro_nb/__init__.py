@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    # Heavy imports (duckdb, pandas, networkx) wait until first use, to keep `import` fast.
+    # Heavy imports (duckdb, pandas, pyarrow) wait until first use, to keep `import` fast.
     if name == "Engine":
         from .engine.engine import Engine
 

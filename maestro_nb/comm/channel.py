@@ -12,13 +12,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..readmodel.live import Watcher
-from .handler import Handler
 from .schema import PROTOCOL
 
 if TYPE_CHECKING:
     from ..engine.engine import Engine
     from ..magics.kernel import KernelSession
+    from ..readmodel.live import Watcher
 
 __all__ = ["TARGET", "Channel", "register", "unregister"]
 
@@ -30,6 +29,8 @@ class Channel:
     """One comm from one frontend view: requests in, replies and updates out."""
 
     def __init__(self, session: KernelSession, comm: Any):
+        from .handler import Handler  # loaded when a frontend opens a comm, not at %load_ext
+
         self.session = session
         self.comm = comm
         self.handler = Handler(lambda: session.engine, lambda: session._engine, session)
@@ -56,6 +57,8 @@ class Channel:
 
     # --- updates ------------------------------------------------------------------------
     def _watch(self, engine: Engine | None) -> None:
+        from ..readmodel.live import Watcher
+
         with self._lock:
             old, self._watcher = self._watcher, None
             if engine is not None and self._live:

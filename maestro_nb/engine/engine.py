@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from ..errors import DefinitionError, MaestroError, ParamError, StateError, UnknownNameError, nearest
 from ..models.definition import WorkflowDefinition
 from ..models.expressions import compile_expression
+from ..models.graph import DiGraph
 from ..models.parse import parse_definition
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
@@ -224,12 +225,10 @@ class Engine:
 
     def _check_sub_workflows(self, definition: WorkflowDefinition) -> None:
         """Sub-workflow steps name stored workflows, and no workflow ends up calling itself."""
-        import networkx as nx
-
         def calls(d: WorkflowDefinition) -> list[tuple[str, str]]:
             return [(d.name, d.step(s).target) for s in d.step_ids if d.step(s).kind == "workflow"]
 
-        graph = nx.DiGraph()
+        graph: DiGraph[str] = DiGraph()
         for caller, callee in calls(definition):
             if callee != definition.name and callee not in self._latest:
                 raise UnknownNameError("workflow", callee, self._known_workflows(), workflow=definition.name)
@@ -238,10 +237,9 @@ class Engine:
             return
         for other in self._latest:
             if other != definition.name:
-                graph.add_edges_from(calls(self.definition(other)))
-        try:
-            cycle = nx.find_cycle(graph, definition.name)
-        except nx.NetworkXNoCycle:
+                graph.add_edges(calls(self.definition(other)))
+        cycle = graph.find_cycle(definition.name)
+        if cycle is None:
             return
         path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
         raise DefinitionError(f"sub-workflows call each other in a cycle: {path}", workflow=definition.name)

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from ..errors import UnknownNameError
 from ..models.definition import WorkflowDefinition
 from ..models.failure import Failure
@@ -95,7 +93,7 @@ def _invalidated(definition: WorkflowDefinition, step_id: str, whole: bool) -> s
     level = step_id
     while True:
         parent = definition.parent(level)
-        dropped |= nx.descendants(definition.graph(parent), level)
+        dropped |= definition.graph(parent).descendants(level)
         if parent is None:
             break
         level = parent

@@ -11,10 +11,9 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-import networkx as nx
-
 from ..errors import ExpressionError, UnknownNameError
 from .expressions import Expression
+from .graph import DiGraph
 
 __all__ = [
     "FailureMode",
@@ -239,7 +238,7 @@ class WorkflowDefinition:
     _positions: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
     # Built on first use, per level (a foreach body, or None for the top): its graph, and each
     # step's ancestors as a bit set over the level's steps (so a chain of n steps costs n^2 bits).
-    _graphs: dict[str | None, nx.DiGraph] = field(default_factory=dict, compare=False, repr=False)
+    _graphs: dict[str | None, DiGraph[str]] = field(default_factory=dict, compare=False, repr=False)
     _levels: dict[str | None, tuple[dict[str, int], dict[str, int], tuple[str, ...]]] = field(
         default_factory=dict, compare=False, repr=False)
 
@@ -293,12 +292,12 @@ class WorkflowDefinition:
         """The steps of the DAG at the level below `step_id` (None: the top level)."""
         return self.steps if step_id is None else self.step(step_id).body
 
-    def graph(self, parent: str | None = None) -> nx.DiGraph:
+    def graph(self, parent: str | None = None) -> DiGraph[str]:
         """The DAG of one level (top level, or the body of foreach step `parent`); built once, so
         read it, do not change it."""
         dag = self._graphs.get(parent)
         if dag is None:
-            dag = nx.DiGraph()
+            dag = DiGraph()
             for step in self.siblings(parent):
                 dag.add_node(step.id)
                 for upstream in step.after:

@@ -10,8 +10,6 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-import networkx as nx
-
 from ..errors import DefinitionError, ExpressionError, nearest
 from .definition import (
     MAX_ITERATIONS,
@@ -24,6 +22,7 @@ from .definition import (
     WorkflowDefinition,
 )
 from .expressions import Expression, parse_template
+from .graph import DiGraph
 
 __all__ = ["parse_definition", "WORKFLOW_KEYS", "STEP_KEYS", "MAX_DEFINITION_CHARS", "MAX_DEFINITION_VALUES",
            "MAX_DEFINITION_DEPTH"]
@@ -182,12 +181,12 @@ class _Parser:
                         + ("" if parent is None else f" (after names steps inside {where})"),
                         item, "after", step.id,
                     )
-        dag = nx.DiGraph()
-        dag.add_nodes_from(ids)
-        dag.add_edges_from((u, s.id) for s in steps for u in s.after)
-        try:
-            cycle = nx.find_cycle(dag)
-        except nx.NetworkXNoCycle:
+        dag: DiGraph[str] = DiGraph()
+        for sid in ids:
+            dag.add_node(sid)
+        dag.add_edges((u, s.id) for s in steps for u in s.after)
+        cycle = dag.find_cycle()
+        if cycle is None:
             return steps
         nodes = [edge[0] for edge in cycle]
         start = min(range(len(nodes)), key=lambda i: ids.index(nodes[i]))  # the first one defined

@@ -1,6 +1,6 @@
 """The DAG with live statuses, drawn in the kernel as SVG (no JavaScript needed).
 
-Steps are laid out in layers, one per networkx topological generation, top to bottom; a step
+Steps are laid out in layers, one per topological generation, top to bottom; a step
 inside a foreach body hangs below its foreach (a dashed edge). Each node is coloured by its
 step status and shows its foreach counts (done / paused / failed / of N); a red dot marks a
 step with breakpoints. The layout of a workflow version is computed once and cached.
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import ipywidgets as widgets
 
+from ..models.graph import DiGraph
 from ..readmodel import StepView
 
 __all__ = ["dag_svg", "DagWidget", "STATUS_COLOURS", "counts_text", "layout_key"]
@@ -63,9 +64,7 @@ class _Layout:
 
 
 def _layout(steps: Sequence[StepView]) -> _Layout:
-    import networkx as nx
-
-    graph = nx.DiGraph()
+    graph: DiGraph[str] = DiGraph()
     edges = []
     for step in steps:
         graph.add_node(step.id)
@@ -74,9 +73,9 @@ def _layout(steps: Sequence[StepView]) -> _Layout:
             edges.append((before, step.id, False))
         if step.parent is not None and not step.after:  # the first steps of a foreach body
             edges.append((step.parent, step.id, True))
-    graph.add_edges_from((a, b) for a, b, _ in edges)
+    graph.add_edges((a, b) for a, b, _ in edges)
     order = {step.id: n for n, step in enumerate(steps)}
-    layers = [sorted(layer, key=order.__getitem__) for layer in nx.topological_generations(graph)]
+    layers = [sorted(layer, key=order.__getitem__) for layer in graph.topological_generations()]
     widest = max((len(layer) for layer in layers), default=1)
     width = MARGIN * 2 + widest * NODE_W + (widest - 1) * GAP_X
     at = {}
