@@ -56,7 +56,7 @@ def row_text(p: PausedView) -> str:
 class PausedTable(widgets.VBox):
     """Filters, the table (a list box: one row per paused attempt), and the action buttons."""
 
-    LIMIT = 200  # rows listed; the buttons for every match act on all of them
+    LIMIT = 50  # rows listed (a filter finds the others); the buttons for every match act on all of them
 
     def __init__(self, request: Callable[[], None], act: Callable[[str, bool], None]):
         self.step = widgets.Dropdown(options=[("every step", "")], value="", description="step",
