@@ -408,7 +408,10 @@ class Scheduler(Journal, PauseControls):
     def _run_here(self, a: Attempt, fn: Callable[..., Any] | None, kind: str) -> None:
         """The inline executor's work, done here: no call object and callback per attempt."""
         try:
-            value = time.sleep(a.node.step.target) if kind == "sleep" else fn(**a.params)  # type: ignore[misc]
+            if kind == "sleep":
+                value = time.sleep(a.node.step.target)
+            else:
+                value = fn(**a.params)
         except Exception as exc:  # the step's own failure
             self._on_done(a, False, exc)
             return
