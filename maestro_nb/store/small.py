@@ -120,9 +120,10 @@ class SmallTables:
         return name
 
     def _forget(self, ref: _Ref) -> None:
-        known = self._known.get(ref.key)
-        if known is not None and known[0] is ref:
-            del self._known[ref.key]
+        for cache in (self._staged_names, self._known):
+            known = cache.get(ref.key)
+            if known is not None and known[0] is ref:
+                del cache[ref.key]
 
     def write(self) -> None:
         """Write every staged value (inside the caller's transaction): one INSERT per shape."""
@@ -229,7 +230,7 @@ class _NotArrow(Exception):
     """A column of objects that Arrow cannot hold in one type."""
 
 
-_NUMPY_KINDS = frozenset("biufMm")  # numbers, booleans, datetimes and durations: written as their bytes
+_NUMPY_KINDS = frozenset("biufMm")  # numbers, booleans, datetimes and durations: hashed by their bytes
 
 
 class _Snapshot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 
@@ -213,5 +214,21 @@ def test_frames_whose_columns_cannot_share_a_shape_table_get_tables_of_their_own
         assert all(name.startswith("value_") for name in names)
         store.append_together([])
         assert int(codec.decode(codec.encode(clashing))[ID_COLUMN][0]) == 1
+    finally:
+        store.close()
+
+
+def test_a_stored_frame_that_is_collected_is_forgotten(tmp_path):
+    store = Store(str(tmp_path / "s.duckdb"))
+    try:
+        codec = ValueCodec(store)
+        staged, written = frame_for(1), frame_for(2)
+        codec.encode(written)
+        store.append_together([])
+        codec.encode(staged)
+        del staged, written
+        gc.collect()
+        store.append_together([])
+        assert not store.small._known and not store.small._staged_names
     finally:
         store.close()
