@@ -5,6 +5,8 @@ figure is the storage cost per iteration: (engine with frames - engine no-op) mi
 step itself costs to build its frame (a bare loop calling both functions). Then the file's
 size per frame. Goals (SPEC 7): <= 100 us per iteration, <= 2 KB of file per small frame;
 every run is checked: results() gives one DataFrame per iteration, equal to what was returned.
+CPU time is printed beside wall time, and the garbage collector's share of each sweep (the
+engine keeps every iteration's output alive, so a collection walks all frames returned so far).
 
     python benchmarks/table_outputs.py [--quick] [--repeat=N]
 """
@@ -27,23 +29,50 @@ def make_frame(i: int):
     return pd.DataFrame({"i": [i] * 5, "x": [0.5 * k + i for k in range(5)], "name": list("abcde")})
 
 
-def bare(n: int, fn) -> float:
+class CollectorTime:
+    """Seconds the garbage collector ran while this is entered (through gc.callbacks)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def _note(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self):
+        gc.callbacks.append(self._note)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._note)
+
+
+def bare(n: int, fn) -> tuple[float, float]:
+    """Wall and CPU seconds of a bare loop calling `fn`."""
+    cpu = time.process_time()
     start = time.perf_counter()
     for i in range(n):
         fn(i=i)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, int]:
+def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, float, float, int]:
+    """Wall, CPU and collector seconds of the sweep, and its state file's size."""
     from maestro_nb.engine.engine import Engine
 
     path = os.path.join(workdir, f"t-{tag}.duckdb")
     with Engine(path, {"f": fn}) as eng:
         eng.define("sweep", {"steps": [{"id": "work", "foreach": {"i": "${range(%d)}" % n}, "run": "f"}]})
         gc.collect()
-        start = time.perf_counter()
-        instance = eng.run("sweep")
-        elapsed = time.perf_counter() - start
+        with CollectorTime() as collector:
+            cpu = time.process_time()
+            start = time.perf_counter()
+            instance = eng.run("sweep")
+            elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu
         assert instance.status.value == "SUCCEEDED", instance
         if fn is make_frame:
             frame = eng.results("sweep", "work")
@@ -53,7 +82,7 @@ def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, int]:
                 pd.testing.assert_frame_equal(frame.output[k], make_frame(k))
     size = os.path.getsize(path)
     c.remove_state(path)
-    return elapsed, size
+    return elapsed, cpu, collector.seconds, size
 
 
 def main() -> None:
@@ -64,20 +93,32 @@ def main() -> None:
         c.warm_up(tmp)
         engine_run(200, tmp, "warm", make_frame)
         frames, noops, build, sizes, empty = [], [], [], [], []
+        frames_cpu, noops_cpu, build_cpu, frames_gc, noops_gc = [], [], [], [], []
         for r in range(runs):
-            noop_t, noop_size = engine_run(n, tmp, f"n{r}", c.noop)
-            frame_t, frame_size = engine_run(n, tmp, f"f{r}", make_frame)
-            build.append(bare(n, make_frame) - bare(n, c.noop))
+            noop_t, noop_cpu, noop_gc, noop_size = engine_run(n, tmp, f"n{r}", c.noop)
+            frame_t, frame_cpu, frame_gc, frame_size = engine_run(n, tmp, f"f{r}", make_frame)
+            (with_frame, with_frame_cpu), (without, without_cpu) = bare(n, make_frame), bare(n, c.noop)
+            build.append(with_frame - without)
+            build_cpu.append(with_frame_cpu - without_cpu)
             frames.append(frame_t)
+            frames_cpu.append(frame_cpu)
+            frames_gc.append(frame_gc)
             noops.append(noop_t)
+            noops_cpu.append(noop_cpu)
+            noops_gc.append(noop_gc)
             sizes.append(frame_size)
             empty.append(noop_size)
         f, z, b = c.median(frames), c.median(noops), c.median(build)
         storage = (f - z - b) / n * 1e6
+        f_cpu, z_cpu, b_cpu = c.median(frames_cpu), c.median(noops_cpu), c.median(build_cpu)
         per_frame = (c.median(sizes) - c.median(empty)) / n
         print(f"table outputs n={n}: engine {c.us(f, n)}, no-op sweep {c.us(z, n)}, building the frame "
               f"{c.us(b, n)} (bare loop); storing {storage:.1f} us/iteration (median of {runs}; runs "
               f"{', '.join(f'{x:.2f}' for x in frames)} s)")
+        print(f"table outputs n={n} cpu: engine {c.us(f_cpu, n)}, no-op sweep {c.us(z_cpu, n)}, building the "
+              f"frame {c.us(b_cpu, n)}; storing {(f_cpu - z_cpu - b_cpu) / n * 1e6:.1f} us/iteration")
+        print(f"table outputs n={n} garbage collector: {c.us(c.median(frames_gc), n)} of the frames sweep, "
+              f"{c.us(c.median(noops_gc), n)} of the no-op sweep")
         print(f"table outputs n={n}: file {c.median(sizes) / 1e6:.1f} MB, no-op sweep's {c.median(empty) / 1e6:.1f} MB: "
               f"{per_frame:.0f} bytes per frame")
         print(f"table_outputs: storing a small frame {storage:.1f} us/iteration (goal <= {US_TARGET:g} us): "

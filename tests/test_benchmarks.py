@@ -22,6 +22,7 @@ EXPECTED = {
     "cold_start.py": ["cold start: %load_ext", "cold_start: first result in a fresh shell"],
     "import_time.py": ["import maestro_nb:", "import maestro_nb.engine.engine:", "import_time: import maestro_nb"],
     "peers/prefect_sweep.py": ["prefect_sweep:"],
+    "peers/dask_map.py": ["dask client.map (threads) n=100:", "dask client.map (threads) n=500:", "dask_map:"],
     "panel_overhead.py": ["panel n=5000: without", "panel n=5000 drawing:", "panel_overhead: n=5000 overhead"],
     "dask_sweep.py": ["dask no-op n=300:", "dask 10 ms n=300:", "dask_sweep: no-op per-task cost",
                       "dask_sweep: 10 ms sweep wall time"],

@@ -26,10 +26,9 @@ ID_COLUMN = "__value_id"
 
 
 def small_enough(value: Any) -> bool:
-    """Whether a table value is stored compactly (else it gets a table of its own)."""
-    rows, columns = value.shape if hasattr(value, "shape") else (value.num_rows, value.num_columns)
-    names = value.columns if hasattr(value, "columns") else value.column_names
-    return rows <= MAX_ROWS and 0 < columns <= MAX_COLUMNS and ID_COLUMN not in names
+    """Whether a table value's size lets it be stored compactly (else it gets a table of its own)."""
+    rows, columns = value.shape
+    return rows <= MAX_ROWS and 0 < columns <= MAX_COLUMNS
 
 
 class _Staged:
@@ -38,11 +37,17 @@ class _Staged:
     def __init__(self, value_id: int, signature: Any, columns: list[str], arrays: list[Any] | None,
                  table: Any, rows: int):
         self.value_id = value_id
-        self.signature = signature  # columns and numpy dtypes: values that may share one batch
+        self.signature = signature  # column names and types: values that may share one batch
         self.columns = columns
-        self.arrays = arrays  # numpy arrays by column (a plain DataFrame), or None
+        self.arrays = arrays  # a plain DataFrame's columns (numpy copies or Arrow arrays), or None
         self.table = table  # an Arrow table (anything else), or None
         self.rows = rows
+
+
+class _Ref(weakref.ref):
+    """A weak reference to a stored value that knows the value's key (its id while it lived)."""
+
+    __slots__ = ("key",)
 
 
 class SmallTables:
@@ -51,9 +56,12 @@ class SmallTables:
     def __init__(self, store: Store):
         self.store = store
         self.staged: list[_Staged] = []
-        self._staged_names: dict[int, tuple[Any, Any, str]] = {}
-        # Values already stored, by object: (a weak reference, its fingerprint, its name).
-        self._known: dict[int, tuple[Any, Any, str]] = {}
+        # Values already stored (or staged), by object: (a weak reference, its signature, its
+        # content, its name). Kept while the object lives: few objects each, for the collector.
+        self._staged_names: dict[int, tuple[_Ref, Any, Any, str]] = {}
+        self._known: dict[int, tuple[_Ref, Any, Any, str]] = {}
+        self._signatures: dict[Any, Any] = {}  # one object per signature, shared by its values
+        self._on_collected = self._forget
         self._shapes: dict[str, tuple[int, str]] = {}  # Arrow schema text -> (shape id, table)
         self._next_id = 1
         self._ready = False
@@ -72,43 +80,50 @@ class SmallTables:
     # --- writing ----------------------------------------------------------------------
     def stage(self, value: Any) -> str | None:
         """The name of a small table value, staged for the next write unless this content of
-        this object is stored (or staged) already."""
+        this object is stored (or staged) already; None when it takes a table of its own."""
         self._load()
-        key = id(value)
         try:
-            arrays = _column_arrays(value)
+            snapshot = _snapshot(value)
         except _NotArrow:
             return None  # objects Arrow cannot hold in one type: a table of its own
-        fingerprint = _fingerprint(value, arrays)
+        if snapshot is None:
+            if ID_COLUMN in (value.columns if hasattr(value, "columns") else value.column_names):
+                return None
+            signature, content = None, _fingerprint(value)
+        else:
+            signature = self._signatures.setdefault(snapshot.signature, snapshot.signature)
+            content = snapshot.content
+        key = id(value)
         for cache in (self._staged_names, self._known):
             known = cache.get(key)
-            if known is not None and known[0]() is value and known[1] == fingerprint:
-                return known[2]
+            if known is not None and known[0]() is value and known[1] == signature and known[2] == content:
+                return known[3]
         value_id = self._next_id
         self._next_id += 1
         name = f"small_{value_id}"
-        import pyarrow as pa
-
-        if arrays is not None:
-            columns = [str(c) for c in value.columns]
-            signature = (tuple(columns), tuple(str(a.type) if isinstance(a, pa.Array) else a.dtype.str
-                                               for a in arrays))
-            self.staged.append(_Staged(value_id, signature, columns, arrays, None, len(value)))
+        if snapshot is not None:
+            self.staged.append(_Staged(value_id, signature, snapshot.names, snapshot.columns, None, len(value)))
         else:
+            import pyarrow as pa
+
             try:
                 table = _as_arrow(value)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
                 return None
             self.staged.append(_Staged(value_id, None, table.column_names, None, table, table.num_rows))
         try:
-            ref = weakref.ref(value, lambda _, key=key: self._forget(key))
+            ref = _Ref(value, self._on_collected)
         except TypeError:
             return name
-        self._staged_names[key] = (ref, fingerprint, name)
+        ref.key = key
+        self._staged_names[key] = (ref, signature, content, name)
         return name
 
-    def _forget(self, key: int) -> None:
-        self._known.pop(key, None)
+    def _forget(self, ref: _Ref) -> None:
+        for cache in (self._staged_names, self._known):
+            known = cache.get(ref.key)
+            if known is not None and known[0] is ref:
+                del cache[ref.key]
 
     def write(self) -> None:
         """Write every staged value (inside the caller's transaction): one INSERT per shape."""
@@ -215,57 +230,83 @@ class _NotArrow(Exception):
     """A column of objects that Arrow cannot hold in one type."""
 
 
-def _column_arrays(value: Any) -> list[Any] | None:
-    """A plain DataFrame's columns: numpy arrays, and columns of objects as Arrow arrays (None for
-    Arrow tables, extension dtypes, column names that are not text, or duplicated names)."""
-    import numpy as np
-    import pyarrow as pa
+_NUMPY_KINDS = frozenset("biufMm")  # numbers, booleans, datetimes and durations: hashed by their bytes
 
+
+class _Snapshot:
+    """A plain DataFrame's columns as they are when it is staged, and what tells that content
+    from a later one of the same object: its names and types (`signature`) and `content`, a
+    hash of each numeric column's bytes and the Arrow array of each text or object column
+    (immutable: an unchanged frame hands back the very same one, compared by identity first)."""
+
+    __slots__ = ("names", "columns", "signature", "content")
+
+    def __init__(self, names: list[str], columns: list[Any], signature: Any, content: tuple):
+        self.names = names
+        self.columns = columns  # numpy copies, or Arrow (chunked) arrays
+        self.signature = signature
+        self.content = content
+
+
+def _snapshot(value: Any) -> _Snapshot | None:
+    """A plain DataFrame's columns, taken now (the frame may change in place before the write);
+    None for Arrow tables, extension dtypes other than text, and column names that are not text,
+    are repeated or clash with ID_COLUMN. Raises _NotArrow for a column of mixed objects."""
     if not type(value).__module__.startswith("pandas"):
         return None
-    columns = value.columns
-    if not columns.is_unique or not all(isinstance(c, str) for c in columns):
-        return None
-    manager = getattr(value, "_mgr", None)
-    arrays = getattr(manager, "column_arrays", None)
-    if arrays is None:
-        arrays = [value.iloc[:, j].to_numpy() for j in range(value.shape[1])]
-    if not all(isinstance(a, np.ndarray) and a.dtype.kind in "biufOMm" for a in arrays):
-        return None
-    found = []
-    for a in arrays:
-        if a.dtype.kind == "O":
-            try:
-                found.append(pa.array(a, from_pandas=True))
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
-                raise _NotArrow() from None
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    names, columns, types, content = [], [], [], []
+    # One Series per column is the cheapest public way to the values; the names come with them
+    # (listing `value.columns` apart costs as much as a column).
+    for name, series in value.items():
+        dtype = series.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:
+            column = series.to_numpy(copy=True)
+            content.append(hash(column.tobytes()))
+            types.append(dtype)
         else:
-            found.append(a.copy())  # the frame may change in place before the write
-    return found
+            if isinstance(dtype, pd.StringDtype):
+                column = series.array.__arrow_array__()  # pandas' own Arrow data: no copy, immutable
+            elif dtype == object:
+                try:
+                    column = pa.array(series.to_numpy(), from_pandas=True)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+                    raise _NotArrow() from None
+            else:
+                return None
+            content.append(column)
+            types.append(column.type)
+        names.append(name)
+        columns.append(column)
+    if not all(type(name) is str for name in names) or len(set(names)) < len(names) or ID_COLUMN in names:
+        return None
+    return _Snapshot(names, columns, (tuple(names), tuple(types)), tuple(content))
 
 
 def _concat(parts: list[Any]) -> Any:
+    """One Arrow array of a column across the staged values of one signature."""
     import numpy as np
     import pyarrow as pa
 
-    if isinstance(parts[0], pa.Array):
-        return parts[0] if len(parts) == 1 else pa.concat_arrays(parts)
-    return pa.array(parts[0] if len(parts) == 1 else np.concatenate(parts), from_pandas=True)
+    if isinstance(parts[0], np.ndarray):
+        return pa.array(parts[0] if len(parts) == 1 else np.concatenate(parts), from_pandas=True)
+    chunks = [chunk for part in parts for chunk in (part.chunks if isinstance(part, pa.ChunkedArray) else [part])]
+    column = pa.concat_arrays(chunks) if chunks else pa.array([], type=parts[0].type)
+    if pa.types.is_large_string(column.type):  # pandas' text: the same shape table as other text
+        column = column.cast(pa.string())
+    return column
 
 
-def _fingerprint(value: Any, arrays: list[Any] | None) -> Any:
+def _fingerprint(value: Any) -> Any:
     """What tells a changed DataFrame from the one stored (None for an immutable Arrow table)."""
     if not type(value).__module__.startswith("pandas"):
         return None
-    if arrays is None:
-        from .values import _fingerprint as hashed
+    from .values import _fingerprint as hashed
 
-        return hashed(value)
-    try:
-        return (tuple(value.columns), hash(tuple(a.tobytes() if hasattr(a, "tobytes") else tuple(a.to_pylist())
-                                                 for a in arrays)))
-    except TypeError:  # unhashable cells: never reused, stored every time
-        return object()
+    return hashed(value)
 
 
 def _frame(item: _Staged) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 
@@ -12,7 +13,9 @@ import pyarrow as pa
 import pytest
 
 from maestro_nb.engine.engine import Engine
-from maestro_nb.store.small import MAX_ROWS
+from maestro_nb.store.small import ID_COLUMN, MAX_ROWS
+from maestro_nb.store.store import Store
+from maestro_nb.store.values import ValueCodec
 
 
 def frame_for(i: int) -> pd.DataFrame:
@@ -146,3 +149,86 @@ def test_an_arrow_table_output_comes_back_as_arrow(tmp_path):
     with Engine(path, {}) as engine:
         back = engine.results("w", "t").output[1]
         assert isinstance(back, pa.Table) and back.column("a").to_pylist() == [1, None]
+
+
+def test_frames_of_other_numpy_dtypes_and_text_come_back_with_their_dtypes(tmp_path):
+    made = {
+        0: pd.DataFrame({"b": [True, False], "u": np.array([1, 255], dtype=np.uint8),
+                         "k": np.array([-1, 7], dtype=np.int8)}),
+        1: pd.DataFrame({"f": np.array([0.5, np.nan], dtype=np.float32), "g": [np.nan, 1.5]}),
+        2: pd.DataFrame({"t": pd.to_datetime(["2024-01-01", None]), "d": pd.to_timedelta([1, 2], unit="s")}),
+        3: pd.DataFrame({"t": np.array(["2024-01-01T01:02:03.000004", "NaT"], dtype="datetime64[us]")}),
+        4: pd.DataFrame({"s": ["a", None], "w": ["é", "日本"]}),
+        5: pd.DataFrame({"a": np.array([], dtype=np.int64)}),
+    }
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, len(made), fn=lambda i: made[i])
+    with Engine(path, {}) as engine:
+        names = [json.loads(t)["name"] for t in engine.sql("SELECT output FROM attempts ORDER BY iteration").output]
+        assert all(name.startswith("small_") for name in names)
+        frame = engine.results("w", "t")
+        for i, expected in made.items():
+            pd.testing.assert_frame_equal(frame.output[i], expected)
+
+
+def test_a_frame_changed_in_place_is_stored_anew_and_an_unchanged_one_once(tmp_path):
+    path = str(tmp_path / "s.duckdb")
+    store = Store(path)
+    try:
+        codec = ValueCodec(store)
+        frame = frame_for(1)
+        first = codec.encode(frame)
+        store.append_together([])  # written
+        assert codec.encode(frame) == first
+        frame.loc[0, "x"] = 99.0  # a number changed in place
+        numbers = codec.encode(frame)
+        frame.loc[1, "name"] = "changed"  # then only a text cell, before the write
+        text = codec.encode(frame)
+        store.append_together([])
+        assert len({first, numbers, text}) == 3
+        assert codec.encode(frame) == text
+    finally:
+        store.close()
+    store = Store(path)
+    try:
+        codec = ValueCodec(store)
+        expected = frame_for(1)
+        pd.testing.assert_frame_equal(codec.decode(first), expected)
+        expected.loc[0, "x"] = 99.0
+        pd.testing.assert_frame_equal(codec.decode(numbers), expected)
+        expected.loc[1, "name"] = "changed"
+        pd.testing.assert_frame_equal(codec.decode(text), expected)
+    finally:
+        store.close()
+
+
+def test_frames_whose_columns_cannot_share_a_shape_table_get_tables_of_their_own(tmp_path):
+    store = Store(str(tmp_path / "s.duckdb"))
+    try:
+        codec = ValueCodec(store)
+        clashing = pd.DataFrame({ID_COLUMN: [1], "a": [2]})
+        repeated = pd.DataFrame([[1, 2]], columns=["a", "a"])
+        names = [json.loads(codec.encode(f))["name"] for f in (clashing, repeated)]
+        assert all(name.startswith("value_") for name in names)
+        store.append_together([])
+        assert int(codec.decode(codec.encode(clashing))[ID_COLUMN][0]) == 1
+    finally:
+        store.close()
+
+
+def test_a_stored_frame_that_is_collected_is_forgotten(tmp_path):
+    store = Store(str(tmp_path / "s.duckdb"))
+    try:
+        codec = ValueCodec(store)
+        staged, written = frame_for(1), frame_for(2)
+        codec.encode(written)
+        store.append_together([])
+        codec.encode(staged)
+        del staged, written
+        gc.collect()
+        store.append_together([])
+        assert not store.small._known and not store.small._staged_names
+    finally:
+        store.close()
