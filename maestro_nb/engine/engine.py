@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from functools import partial
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -102,9 +103,13 @@ class Engine:
         nothing): a background driver flushes it before it answers, and so does a call that
         starts one before the driver starts."""
         try:
-            return self._apply(fn, drive=drive, background=background)
+            return self._apply(partial(self._batched, fn), drive=drive, background=background)
         finally:
             self.scheduler.notify("action", None)
+
+    def _batched(self, fn: Callable[[], T]) -> T:
+        with self.scheduler.paused.batch():  # an action on many paused attempts: one pass per step
+            return fn()
 
     def _apply(self, fn: Callable[[], T], *, drive: bool, background: bool) -> T:
         if self.read_only and drive:

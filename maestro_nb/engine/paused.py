@@ -8,6 +8,7 @@ membership and listing the first rows cheap with 100,000 attempts paused.
 from __future__ import annotations
 
 import bisect
+from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,40 +37,68 @@ def _group_key(a: Attempt) -> tuple:
 class _Group:
     """The paused attempts of one step of one run, sorted by (iteration, attempt number)."""
 
-    __slots__ = ("keys", "members", "changes")
+    __slots__ = ("keys", "members", "changes", "dead")
 
     def __init__(self) -> None:
         self.keys: list[tuple[tuple[int, ...], int]] = []
-        self.members: list[Attempt] = []
+        self.members: list[Attempt | None] = []  # None: removed during a batch, until `compact`
         self.changes = 0  # counts adds and removes, so that a walk can tell it must find its place again
+        self.dead = 0  # how many members are None
+
+    @property
+    def size(self) -> int:
+        return len(self.members) - self.dead
 
     def add(self, a: Attempt) -> None:
+        self.compact()
         key = (iteration_order(a.iteration), a.number)
         at = bisect.bisect_left(self.keys, key)
         self.keys.insert(at, key)
         self.members.insert(at, a)
         self.changes += 1
 
-    def remove(self, a: Attempt) -> None:
+    def remove(self, a: Attempt, later: bool = False) -> None:
+        """Remove `a`; `later`: leave a hole, so that removing many costs one compaction, not a
+        move of the rest of the list each."""
         at = bisect.bisect_left(self.keys, (iteration_order(a.iteration), a.number))
         if not (at < len(self.members) and self.members[at] is a):
             at = self.members.index(a)  # an attempt relabelled while paused would be found here; never expected
-        del self.keys[at]
-        del self.members[at]
+        if later and at < len(self.members) - 1:
+            self.members[at] = None
+            self.dead += 1
+        else:
+            del self.keys[at]
+            del self.members[at]
         self.changes += 1
+
+    def compact(self) -> None:
+        """Close the holes `remove(later=True)` left."""
+        if not self.dead:
+            return
+        if self.dead <= 16:  # a few: each found and deleted at C speed
+            for _ in range(self.dead):
+                at = self.members.index(None)
+                del self.keys[at]
+                del self.members[at]
+        else:
+            kept = [(key, a) for key, a in zip(self.keys, self.members) if a is not None]
+            self.keys = [key for key, _ in kept]
+            self.members = [a for _, a in kept]
+        self.dead = 0
+        self.changes += 1  # positions moved: a walk finds its place again by key
 
     def __iter__(self) -> Iterator[Attempt]:
         """The members in order, without copying them: when the group changes during the walk
         (the caller resumes what it is given), the walk goes on after the last key it gave, so
         every attempt still paused there is given once."""
-        keys, members = self.keys, self.members
         seen, at = self.changes, 0
-        while at < len(members):
-            a, key = members[at], keys[at]
-            yield a
+        while at < len(self.members):
+            a, key = self.members[at], self.keys[at]
+            if a is not None:
+                yield a
             if self.changes != seen:
                 seen = self.changes
-                at = bisect.bisect_right(keys, key)
+                at = bisect.bisect_right(self.keys, key)
             else:
                 at += 1
 
@@ -98,6 +127,22 @@ class PausedIndex:
         self._by_iteration: dict[str, set[Attempt]] = {}
         self._errors: dict[tuple[str, int], int] = {}  # attempts paused at their error, per instance
         self._at_error: set[Attempt] = set()
+        self._batches = 0  # open `batch()` contexts
+        self._holed: set[_Group] = set()  # groups with holes to close when the last batch ends
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within it, discarding many attempts of one step costs one pass over the step's list
+        when the batch ends (one by one, each removal from a long list moves the rest of it)."""
+        self._batches += 1
+        try:
+            yield
+        finally:
+            self._batches -= 1
+            if not self._batches:
+                for group in self._holed:
+                    group.compact()
+                self._holed.clear()
 
     def add(self, a: Attempt) -> None:
         if a in self._members:
@@ -125,8 +170,10 @@ class PausedIndex:
         if key is None:
             return
         group = self._groups[key]
-        group.remove(a)
-        if not group.members:
+        group.remove(a, later=self._batches > 0)
+        if group.dead:
+            self._holed.add(group)
+        if not group.size:
             del self._groups[key]
         left = self._per_node[a.node] - 1
         if left:
@@ -167,7 +214,7 @@ class PausedIndex:
 
     def count_in(self, workflow: str, instance: int) -> int:
         """How many attempts of one instance (sub-workflows not included) are paused."""
-        return sum(len(group.members) for key, group in self._groups.items()
+        return sum(group.size for key, group in self._groups.items()
                    if key[0] == workflow and key[1] == instance)
 
     def errors_in(self, workflow: str, instance: int) -> int:
@@ -196,7 +243,9 @@ class PausedIndex:
         """The same attempts as `ordered`, as a list taken now (a whole step at a time)."""
         found: list[Attempt] = []
         for key in self._keys(workflow, instance, step):
-            found.extend(self._groups[key].members)
+            group = self._groups[key]
+            group.compact()
+            found.extend(group.members)
         return found
 
     def ordered_in(self, instances: Iterable[tuple[str, int]]) -> Iterator[Attempt]:
@@ -218,7 +267,9 @@ class PausedIndex:
         """The attempt at `position` (from 0) in display order, optionally of one workflow,
         instance and step: whole steps are skipped by their counts, not walked."""
         for key in self._keys(workflow, instance, step):
-            members = self._groups[key].members
+            group = self._groups[key]
+            group.compact()
+            members = group.members
             if position < len(members):
                 return members[position]
             position -= len(members)
@@ -267,7 +318,7 @@ class PausedIndex:
                        iteration: str | None = None, loop_params: Mapping[str, Any] | None = None) -> int:
         """How many paused attempts match (without listing them when only groups are filtered)."""
         if iteration is None and not loop_params:
-            return sum(len(self._groups[key].members) for key in self._keys(workflow, instance, step))
+            return sum(self._groups[key].size for key in self._keys(workflow, instance, step))
         return sum(1 for _ in self.select(workflow, instance, step, iteration, loop_params))
 
 

@@ -683,9 +683,10 @@ class Scheduler(Journal, PauseControls):
     def _stop_waiting(self, instance: Instance) -> None:
         """End what waits in an instance that fails or stops: paused attempts, resumed ones not yet
         run, held work; and its sub-workflow instances, which stop with it."""
-        for a in [a for a in self.paused.ordered(instance.workflow, instance.instance_id) if a.instance is instance]:
-            self._release_hold(a)
-            a.node.released.append(a)
+        with self.paused.batch():
+            for a in [a for a in self.paused.ordered(instance.workflow, instance.instance_id) if a.instance is instance]:
+                self._release_hold(a)
+                a.node.released.append(a)
         self.wake(instance)  # held work goes to the loop, which stops it
         for node in all_nodes(instance.root):
             while node.released:

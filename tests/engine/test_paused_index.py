@@ -107,3 +107,27 @@ def test_find_paused_finds_nested_iterations_by_key_and_nothing_for_a_bad_key(en
         assert model.find_paused(bad) is None
     page = model.paused("nested", limit=2, j=1)
     assert page.total == 3 and [view.loop_params["j"] for view in page.items] == [1, 1]
+
+
+def test_an_action_on_many_paused_attempts_leaves_the_index_whole(engine, namespace):
+    namespace["work"] = lambda i: i
+    engine.define("sweep", {"steps": [{"id": "work", "foreach": {"i": "${range(300)}"}, "run": "work"}]})
+    engine.set_breakpoint("sweep.work")
+    instance = engine.run("sweep")
+    index = engine.scheduler.paused
+    every = engine.paused()
+    engine.skip(every[10:20])
+    engine.resume(every[100:250:3])
+    left = [a for a in every[:10] + every[20:100] + every[100:] if a not in every[100:250:3]]
+    assert list(index.ordered()) == left == index.listed() and len(index) == len(left)
+    assert [index.nth(k) for k in (0, 10, len(left) - 1)] == [left[0], left[10], left[-1]]
+    with index.batch():  # within a batch, removed attempts leave holes that no walk shows
+        for a in left[5:50]:
+            index.discard(a)
+        assert list(index.ordered()) == left[:5] + left[50:]
+        assert index.count_matching(step="work") == len(left) - 45
+    for a in left[5:50]:
+        index.add(a)
+    assert list(index.ordered()) == left
+    engine.resume(left)
+    assert len(index) == 0 and list(index.ordered()) == [] and instance.status.value == "SUCCEEDED"
