@@ -250,27 +250,32 @@ class PauseControls:
         """Remove `bp`; attempts it alone held resume, unless `keep_paused`."""
         self.breakpoints.remove(bp)
         released = []
+        kept = False
         for a in sorted(bp.paused, key=_order):
             a.paused_by.discard(bp.id)
-            self.journal(a)  # the stored paused_by must not name a deleted breakpoint
+            if not a.paused_by:
+                if keep_paused:
+                    a.paused_by.add(HOLD_KEPT)
+                else:
+                    try:  # (one paused at its error needs no value: released, it fails)
+                        self._check_resumable(a)
+                    except StateError as exc:
+                        a.paused_by.add(HOLD_KEPT)
+                        self.event("resume_refused", {"reason": exc.message}, attempt=a)
             if a.paused_by:
+                self.journal(a)  # stays paused: its stored paused_by must not name a deleted breakpoint
+                kept = True
                 continue
-            if keep_paused:
-                a.paused_by.add(HOLD_KEPT)
-                continue
-            try:  # (one paused at its error needs no value: released, it fails)
-                self._check_resumable(a)
-            except StateError as exc:
-                a.paused_by.add(HOLD_KEPT)
-                self.event("resume_refused", {"reason": exc.message}, attempt=a)
-                continue
+            # Released, and not written until it runs: stored as paused by a deleted breakpoint,
+            # a crash before then releases it on recovery all the same.
             self.paused.discard(a)
             released.append(a)
         bp.paused.clear()
         for a in released:
             self.event("resume", {"breakpoint_deleted": bp.id}, attempt=a)
             self._continue(a)
-        self._pause_pending = True
+        if kept:
+            self._pause_pending = True  # what keeps them paused is on disk before they are shown
         return released
 
     def stop_instance(self, instance: Instance) -> None:

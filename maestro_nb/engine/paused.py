@@ -37,17 +37,17 @@ def _group_key(a: Attempt) -> tuple:
 class _Group:
     """The paused attempts of one step of one run, sorted by (iteration, attempt number)."""
 
-    __slots__ = ("keys", "members", "changes", "dead")
+    __slots__ = ("keys", "members", "changes", "holes")
 
     def __init__(self) -> None:
         self.keys: list[tuple[tuple[int, ...], int]] = []
         self.members: list[Attempt | None] = []  # None: removed during a batch, until `compact`
         self.changes = 0  # counts adds and removes, so that a walk can tell it must find its place again
-        self.dead = 0  # how many members are None
+        self.holes: list[int] = []  # positions of the members that are None
 
     @property
     def size(self) -> int:
-        return len(self.members) - self.dead
+        return len(self.members) - len(self.holes)
 
     def add(self, a: Attempt) -> None:
         self.compact()
@@ -65,7 +65,7 @@ class _Group:
             at = self.members.index(a)  # an attempt relabelled while paused would be found here; never expected
         if later and at < len(self.members) - 1:
             self.members[at] = None
-            self.dead += 1
+            self.holes.append(at)
         else:
             del self.keys[at]
             del self.members[at]
@@ -73,18 +73,17 @@ class _Group:
 
     def compact(self) -> None:
         """Close the holes `remove(later=True)` left."""
-        if not self.dead:
+        if not self.holes:
             return
-        if self.dead <= 16:  # a few: each found and deleted at C speed
-            for _ in range(self.dead):
-                at = self.members.index(None)
+        if len(self.holes) <= 16:  # a few: deleted from the back, so that the others stay put
+            for at in sorted(self.holes, reverse=True):
                 del self.keys[at]
                 del self.members[at]
         else:
             kept = [(key, a) for key, a in zip(self.keys, self.members) if a is not None]
             self.keys = [key for key, _ in kept]
             self.members = [a for _, a in kept]
-        self.dead = 0
+        self.holes = []
         self.changes += 1  # positions moved: a walk finds its place again by key
 
     def __iter__(self) -> Iterator[Attempt]:
@@ -171,7 +170,7 @@ class PausedIndex:
             return
         group = self._groups[key]
         group.remove(a, later=self._batches > 0)
-        if group.dead:
+        if group.holes:
             self._holed.add(group)
         if not group.size:
             del self._groups[key]
