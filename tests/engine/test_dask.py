@@ -303,16 +303,22 @@ def test_ctrl_c_withdraws_the_attempts_on_the_cluster(dask_engine, namespace, tm
         {"id": "w", "foreach": {"i": "${range(10)}"}, "run": "work"},
     ]})
     main = threading.main_thread().ident
+    interrupted = threading.Event()
 
     def press_ctrl_c():
         wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, "two attempts to start")
         signals.pthread_kill(main, signals.SIGINT)
+        if not interrupted.wait(DEADLINE):  # the Ctrl-C was lost: let the run end, so the test fails, not hangs
+            (tmp_path / "go").write_text("")
 
     presser = threading.Thread(target=press_ctrl_c)
     presser.start()
-    with pytest.raises(KeyboardInterrupt):
-        dask_engine.run("wf")
-    presser.join()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dask_engine.run("wf")
+    finally:
+        interrupted.set()
+        presser.join()
     instance = dask_engine.instance("wf")
     assert instance.status.value == "STOPPED"
     statuses = dask_engine.sql("SELECT DISTINCT status FROM iterations").status.tolist()
