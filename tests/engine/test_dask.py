@@ -298,6 +298,15 @@ def test_ctrl_c_withdraws_the_attempts_on_the_cluster(dask_engine, namespace, tm
     import signal as signals
     import threading
 
+    previous = signals.signal(signals.SIGINT, signals.default_int_handler)  # ignored in a background job
+    try:
+        _ctrl_c_withdraws(dask_engine, namespace, tmp_path, signals, threading)
+    finally:
+        signals.signal(signals.SIGINT, previous)
+
+
+def _ctrl_c_withdraws(dask_engine, namespace, tmp_path, signals, threading):
+
     namespace["work"] = hang_until_go
     dask_engine.define("wf", {"params": {"out": str(tmp_path)}, "steps": [
         {"id": "w", "foreach": {"i": "${range(10)}"}, "run": "work"},
@@ -308,7 +317,7 @@ def test_ctrl_c_withdraws_the_attempts_on_the_cluster(dask_engine, namespace, tm
     def press_ctrl_c():
         wait_for(lambda: len(list(tmp_path.glob("started-*"))) == 2, "two attempts to start")
         signals.pthread_kill(main, signals.SIGINT)
-        if not interrupted.wait(DEADLINE):  # the Ctrl-C was lost: let the run end, so the test fails, not hangs
+        if not interrupted.wait(DEADLINE):  # the Ctrl-C was not seen: let the run end, so the test fails, not hangs
             (tmp_path / "go").write_text("")
 
     presser = threading.Thread(target=press_ctrl_c)

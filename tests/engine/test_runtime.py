@@ -1168,11 +1168,12 @@ def statuses_by_iteration(engine: Engine, workflow: str, step: str) -> list[str]
 
 
 INTERRUPT_THREADS = dedent('''
-    import _thread, faulthandler, json, sys, threading
+    import _thread, faulthandler, json, signal, sys, threading
 
     from maestro_nb.engine.engine import Engine
 
     faulthandler.dump_traceback_later(50, exit=True)  # a hang fails with a traceback
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job starts with it ignored
     both_running, interrupted = threading.Barrier(3), threading.Event()
 
     def slow(i):
