@@ -204,31 +204,31 @@ def test_a_frame_changed_in_place_is_stored_anew_and_an_unchanged_one_once(tmp_p
         store.close()
 
 
-def test_frames_whose_columns_cannot_share_a_shape_table_get_tables_of_their_own(tmp_path):
-    store = Store(str(tmp_path / "s.duckdb"))
-    try:
-        codec = ValueCodec(store)
-        clashing = pd.DataFrame({ID_COLUMN: [1], "a": [2]})
-        repeated = pd.DataFrame([[1, 2]], columns=["a", "a"])
-        names = [json.loads(codec.encode(f))["name"] for f in (clashing, repeated)]
-        assert all(name.startswith("value_") for name in names)
-        store.append_together([])
-        assert int(codec.decode(codec.encode(clashing))[ID_COLUMN][0]) == 1
-    finally:
-        store.close()
+@pytest.fixture
+def store(tmp_path):
+    """A state file of its own; closed after the test."""
+    opened = Store(str(tmp_path / "s.duckdb"))
+    yield opened
+    opened.close()
 
 
-def test_a_stored_frame_that_is_collected_is_forgotten(tmp_path):
-    store = Store(str(tmp_path / "s.duckdb"))
-    try:
-        codec = ValueCodec(store)
-        staged, written = frame_for(1), frame_for(2)
-        codec.encode(written)
-        store.append_together([])
-        codec.encode(staged)
-        del staged, written
-        gc.collect()
-        store.append_together([])
-        assert not store.small._known and not store.small._staged_names
-    finally:
-        store.close()
+def test_frames_whose_columns_cannot_share_a_shape_table_get_tables_of_their_own(store):
+    codec = ValueCodec(store)
+    clashing = pd.DataFrame({ID_COLUMN: [1], "a": [2]})
+    repeated = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    names = [json.loads(codec.encode(f))["name"] for f in (clashing, repeated)]
+    assert all(name.startswith("value_") for name in names)
+    store.append_together([])
+    assert int(codec.decode(codec.encode(clashing))[ID_COLUMN][0]) == 1
+
+
+def test_a_stored_frame_that_is_collected_is_forgotten(store):
+    codec = ValueCodec(store)
+    staged, written = frame_for(1), frame_for(2)
+    codec.encode(written)
+    store.append_together([])
+    codec.encode(staged)
+    del staged, written
+    gc.collect()
+    store.append_together([])
+    assert not store.small._known and not store.small._staged_names
