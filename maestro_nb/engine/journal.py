@@ -52,14 +52,14 @@ class Journal:
     def _record(self, a: Attempt) -> tuple:
         """An attempt's row as it is now, but for its seq and the encoding of its output (done by
         the flush, which stages table outputs in its own transaction). Loop params and params of
-        plain values (which cannot change) are encoded here; others are kept, encoded then."""
+        plain values (which cannot change) are encoded here; others are kept, encoded then.
+        Params None: the same as the loop params (a step bound to them alone)."""
         inst = a.instance
         loop_params, params = a.loop_params, a.params
         plain = PLAIN.issuperset(map(type, loop_params.values()))
         loop = self.codec.encode_params(loop_params) if plain else dict(loop_params)
-        # A step bound to its loop params alone: the same JSON text, encoded once.
         if params == loop_params and (len(params) < 2 or list(params) == list(loop_params)):
-            bound = loop
+            bound = None
         elif PLAIN.issuperset(map(type, params.values())):
             bound = self.codec.encode_params(params)
         else:
@@ -142,12 +142,11 @@ class Journal:
             first = self.store.next_seq(len(records))
             encode, encode_params = self.codec.encode, self.codec.encode_params
             for offset, r in enumerate(records):
-                loop, bound = r[5], r[10]
-                if type(bound) is not str:
-                    bound = encode_params(bound) if bound is not loop else None
-                if type(loop) is not str:
-                    loop = encode_params(loop)
-                rows.append((first + offset, *r[:5], loop, *r[6:10], bound or loop, encode(r[11]), *r[12:]))
+                loop, bound = r[_LOOP], r[_PARAMS]
+                loop = loop if type(loop) is str else encode_params(loop)
+                bound = loop if bound is None else bound if type(bound) is str else encode_params(bound)
+                rows.append((first + offset, *r[:_LOOP], loop, *r[_LOOP + 1:_PARAMS], bound,
+                             encode(r[_OUTPUT]), *r[_OUTPUT + 1:]))
         inst_rows = []
         if instances:
             first = self.store.next_seq(len(instances))
@@ -166,3 +165,4 @@ class Journal:
 
 
 _ENDED = 2  # `Attempt.queued` of an attempt whose last record is taken (truthy: never queued again)
+_LOOP, _PARAMS, _OUTPUT = 5, 10, 11  # positions in a record of what the flush may still encode

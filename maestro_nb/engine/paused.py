@@ -8,8 +8,8 @@ membership and listing the first rows cheap with 100,000 attempts paused.
 from __future__ import annotations
 
 import bisect
-from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ class PausedIndex:
         param is given (no scan of every paused attempt)."""
         loop_params = loop_params or {}
         candidates = self._candidates(iteration, loop_params)
-        if candidates is None and not loop_params and iteration is None:
+        if candidates is None and not loop_params:  # whole steps: nothing to test one by one
             yield from self.ordered(workflow, instance, step)
             return
         if candidates is None:

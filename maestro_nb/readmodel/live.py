@@ -75,8 +75,8 @@ class Watcher:
             # start of the face's own action, are taken together. The face's own input (a click:
             # human-paced) is answered at once.
             while not self._forced and not self._closed.is_set():
-                acting = self._acting_since
-                left = max(called, acting if acting is not None else called) + self.interval - time.monotonic()
+                since = called if self._acting_since is None else max(called, self._acting_since)
+                left = since + self.interval - time.monotonic()
                 if left <= 0:
                     break
                 self._wake.wait(left)
