@@ -15,6 +15,8 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from .frames import index_levels, with_index_columns
+
 if TYPE_CHECKING:
     from .store import Store
 
@@ -78,12 +80,13 @@ class SmallTables:
         self._ready = True
 
     # --- writing ----------------------------------------------------------------------
-    def stage(self, value: Any) -> str | None:
+    def stage(self, value: Any, index: dict[str, Any] | None = None) -> str | None:
         """The name of a small table value, staged for the next write unless this content of
-        this object is stored (or staged) already; None when it takes a table of its own."""
+        this object is stored (or staged) already; None when it takes a table of its own.
+        `index`: the DataFrame's index as `frames.index_spec` gives it, stored with it."""
         self._load()
         try:
-            snapshot = _snapshot(value)
+            snapshot = _snapshot(value, index)
         except _NotArrow:
             return None  # objects Arrow cannot hold in one type: a table of its own
         if snapshot is None:
@@ -107,7 +110,7 @@ class SmallTables:
             import pyarrow as pa
 
             try:
-                table = _as_arrow(value)
+                table = _as_arrow(value if index is None else with_index_columns(value, index))
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
                 return None
             self.staged.append(_Staged(value_id, None, table.column_names, None, table, table.num_rows))
@@ -248,10 +251,11 @@ class _Snapshot:
         self.content = content
 
 
-def _snapshot(value: Any) -> _Snapshot | None:
-    """A plain DataFrame's columns, taken now (the frame may change in place before the write);
-    None for Arrow tables, extension dtypes other than text, and column names that are not text,
-    are repeated or clash with ID_COLUMN. Raises _NotArrow for a column of mixed objects."""
+def _snapshot(value: Any, index: dict[str, Any] | None = None) -> _Snapshot | None:
+    """A plain DataFrame's columns, taken now (the frame may change in place before the write),
+    after the columns that hold its `index` if it has any; None for Arrow tables, extension
+    dtypes other than text, and column names that are not text, are repeated or clash with
+    ID_COLUMN. Raises _NotArrow for a column of mixed objects."""
     if not type(value).__module__.startswith("pandas"):
         return None
     import numpy as np
@@ -261,7 +265,8 @@ def _snapshot(value: Any) -> _Snapshot | None:
     names, columns, types, content = [], [], [], []
     # One Series per column is the cheapest public way to the values; the names come with them
     # (listing `value.columns` apart costs as much as a column).
-    for name, series in value.items():
+    items = value.items() if index is None else [*index_levels(value, index), *value.items()]
+    for name, series in items:
         dtype = series.dtype
         if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:
             column = series.to_numpy(copy=True)

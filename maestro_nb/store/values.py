@@ -14,6 +14,7 @@ import pickle
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from .frames import index_spec, restore_index, with_index_columns
 from .small import small_enough
 
 if TYPE_CHECKING:
@@ -232,8 +233,12 @@ class ValueCodec:
         if isinstance(value, NotPersisted):  # still lost: keep naming what was lost
             return json.dumps({MARK: "memory", "type": value.type_name})
         if _is_table(value):
-            name = self._save_table(value) if save_tables and self.store is not None else "unsaved"
-            return json.dumps({MARK: "table", "name": name, "type": _type_name(value)})
+            index = index_spec(value)
+            name = self._save_table(value, index) if save_tables and self.store is not None else "unsaved"
+            marker = {MARK: "table", "name": name, "type": _type_name(value)}
+            if index is not None:
+                marker["index"] = index
+            return json.dumps(marker)
         if self.pickle_values:
             data = _pickled(value)
             if data is not None:
@@ -249,18 +254,19 @@ class ValueCodec:
             return text
         return "{" + ", ".join(f"{json.dumps(str(k))}: {self.encode(v)}" for k, v in params.items()) + "}"
 
-    def _save_table(self, value: Any) -> str:
+    def _save_table(self, value: Any, index: dict[str, Any] | None) -> str:
         """The table's name in the store, saving it only when this content was not saved yet: a
-        small one among the rows of others of its shape, a big one as a table of its own."""
+        small one among the rows of others of its shape, a big one as a table of its own (with
+        the columns that hold its `index`, see `frames.index_spec`)."""
         if small_enough(value):
-            name = self.store.small.stage(value)
+            name = self.store.small.stage(value, index)
             if name is not None:
                 return name
         fingerprint = _fingerprint(value)
         known = self._saved.get(id(value))
         if known is not None and known[0]() is value and known[1] == fingerprint:
             return known[2]
-        name = self.store.save_table(value)
+        name = self.store.save_table(value if index is None else with_index_columns(value, index))
         self._saved[id(value)] = (weakref.ref(value), fingerprint, name)
         return name
 
@@ -275,10 +281,12 @@ class ValueCodec:
             kind = value.get(MARK)
             if kind == "dict" and len(value) == 2:  # a user dict that holds the marker key
                 return {key: self._revive(inner) for key, inner in value["items"]}
-            if kind == "table" and len(value) == 3:
+            if kind == "table" and (len(value) == 3 or (len(value) == 4 and "index" in value)):
                 table = self.store.load_table(value["name"]) if self.store is not None else None
                 if table is None:
                     return NotPersisted(value["type"])
+                if "index" in value:
+                    table = restore_index(table, value["index"])
                 return table if value["type"].startswith("pandas") else _to_arrow(table)
             if kind == "pickle" and len(value) == 3:
                 if not self.pickle_values:
