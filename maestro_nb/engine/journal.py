@@ -9,6 +9,7 @@ flush, so a sweep leaves the garbage collector next to nothing to promote and sc
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from ..store import Store, ValueCodec
@@ -29,6 +30,8 @@ class Journal:
         self._dirty_instances: dict[Instance, None] = {}
         self._events: list[tuple] = []
         self._not_created: list[tuple] = []  # attempt rows marking iterations a new run will redo
+        self._writing: tuple[Future[None], list[tuple[str, list[tuple]]]] | None = None  # a write left behind
+        self._unwritten: list[tuple[str, list[tuple]]] = []  # the rows of one that failed
         self._last_flush = time.monotonic()
         self._pause_pending = False
         self.revision = 0  # counts changes, so that a display can tell cheaply whether to redraw
@@ -109,31 +112,62 @@ class Journal:
             step_id, iteration, number, kind, safe_json(detail),
         ))
 
-    def flush(self) -> None:
+    def flush(self, *, behind: bool = False) -> None:
         """Write every change since the last flush: one bulk append per table, in one transaction.
-        If the write fails (or is interrupted), everything stays queued for the next flush."""
+        If the write fails (or is interrupted), everything stays queued for the next flush.
+
+        `behind`: the rows are numbered and built here, and the store's writer thread inserts and
+        commits them while the run goes on (DuckDB does that without the GIL). The next flush
+        waits for that write; if it failed, that flush raises its error and the one after
+        writes its rows."""
+        self._wait_for_write()
         dirty, self._dirty = self._dirty, {}
         ended, self._ended = self._ended, []
         instances = list(self._dirty_instances)
         self._dirty_instances.clear()
         events, self._events = self._events, []
         marks, self._not_created = self._not_created, []
+        unwritten, self._unwritten = self._unwritten, []
         try:
-            self._write(ended + [self._record(a) for a in dirty], instances, events, marks)
+            batches = self._rows(ended + [self._record(a) for a in dirty], instances, events, marks)
+            if unwritten:  # numbered before these: they go first
+                batches = [(table, earlier + rows) for (table, earlier), (_, rows) in zip(unwritten, batches)]
+            if behind and not self.store.small.staged:
+                self._writing = (self.store.append_behind(batches), batches)
+            else:
+                self.store.append_together(batches)
         except BaseException:
             self._dirty = dirty | self._dirty
             self._ended = ended + self._ended
             self._dirty_instances = dict.fromkeys(instances) | self._dirty_instances
             self._events = events + self._events
             self._not_created = marks + self._not_created
+            self._unwritten = unwritten
             raise
         for a in dirty:
             a.queued = False
         self._last_flush = time.monotonic()
         self._pause_pending = False
 
-    def _write(self, records: list[tuple], instances: list[Instance], events: list[tuple],
-               marks: list[tuple]) -> None:
+    def _wait_for_write(self) -> None:
+        """Wait for the write the last flush left behind; if it failed, raise its error and keep
+        its rows for the next flush."""
+        if self._writing is None:
+            return
+        future, batches = self._writing
+        try:
+            future.result()
+        except BaseException:
+            if not future.done():  # interrupted while waiting: the write is still going on
+                raise
+            self._writing = None
+            self._unwritten = batches
+            raise
+        self._writing = None
+
+    def _rows(self, records: list[tuple], instances: list[Instance], events: list[tuple],
+              marks: list[tuple]) -> list[tuple[str, list[tuple]]]:
+        """A flush's rows, numbered, by table: always these three tables, in this order."""
         rows = []
         if marks:  # before the run's own rows: an attempt written in the same flush comes after
             first = self.store.next_seq(len(marks))
@@ -159,9 +193,7 @@ class Journal:
         if events:
             first = self.store.next_seq(len(events))
             events = [(first + i,) + e[1:] for i, e in enumerate(events)]
-        self.store.append_together(
-            [("attempt_log", rows), ("event_log", events), ("instance_log", inst_rows)]
-        )
+        return [("attempt_log", rows), ("event_log", events), ("instance_log", inst_rows)]
 
 
 _ENDED = 2  # `Attempt.queued` of an attempt whose last record is taken (truthy: never queued again)

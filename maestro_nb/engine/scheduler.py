@@ -51,6 +51,7 @@ S = StepStatus
 DEFAULT_WINDOW = 64  # attempts created ahead per foreach without a concurrency limit
 FLUSH_INTERVAL = 0.5  # seconds between flushes while a run is busy
 FLUSH_ROWS = 50_000
+WRITE_BEHIND = True  # a flush while busy is written by the store's writer thread (Store.append_behind)
 
 
 class Scheduler(Journal, PauseControls):
@@ -761,7 +762,7 @@ class Scheduler(Journal, PauseControls):
                     or self.unflushed >= FLUSH_ROWS
                     or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
                 ):
-                    self.flush()
+                    self.flush(behind=WRITE_BEHIND)  # the run goes on while DuckDB writes
             self.settle()
             if ready:  # settling (a sub-workflow ending) can make its parent's successors ready
                 continue

@@ -8,6 +8,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from importlib import resources
 from typing import Any
@@ -65,7 +66,8 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB, *, read_only: bool = False):
         self.path = str(path)
         self.read_only = read_only
-        self._lock = threading.RLock()
+        self._lock = _StoreLock()
+        self._writer: ThreadPoolExecutor | None = None  # started by the first append_behind
         key = _file_key(self.path)
         with _OPEN_LOCK:  # held until registered: two threads cannot both pass the check
             if _conflicts(key, read_only):
@@ -138,6 +140,9 @@ class Store:
         return self._scalar("SELECT max(version) FROM schema_migrations") or 0
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown()  # a write still going on ends first
+            self._writer = None
         with self._lock:
             self.conn.close()
         with _OPEN_LOCK:
@@ -344,25 +349,52 @@ class Store:
 
     def append_together(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """Append to several tables in one transaction: a crash keeps all of it or none."""
-        prepared = [(table, rows if _by_parameters(rows) else _arrow_table(table, rows))
-                    for table, rows in batches if rows]
+        prepared = _prepared(batches)
         if not prepared and not self.small.staged:
             return
+        self._write(prepared, with_small=True)
+
+    def append_behind(self, batches: Sequence[tuple[str, list[tuple]]]) -> Future[None]:
+        """`append_together` on the store's writer thread: the rows are converted here (that
+        needs the GIL), and DuckDB inserts and commits them without it while the caller goes on.
+        Every later statement, on any thread, waits for this write first. Not for rows that
+        name staged small values (`append_together` writes those with them)."""
+        prepared = _prepared(batches)
+        if self._lock.held_here():  # the writer would wait for this thread, which would wait for it
+            done: Future[None] = Future()
+            self._write(prepared, with_small=False)
+            done.set_result(None)
+            return done
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="maestro-writer")
+        with self._lock:  # after the write before it; every statement after this one waits for it
+            self._lock.behind = future = self._writer.submit(self._write_behind, prepared)
+        return future
+
+    def _write_behind(self, prepared: list[tuple[str, Any]]) -> None:
+        self._lock.writer = threading.get_ident()
+        self._write(prepared, with_small=False)
+
+    def _write(self, prepared: list[tuple[str, Any]], *, with_small: bool) -> None:
         with self._lock:
-            if len(prepared) == 1 and not self.small.staged:
+            small = with_small and bool(self.small.staged)
+            if len(prepared) == 1 and not small:
                 self._insert(*prepared[0])
                 return
             self.conn.execute("BEGIN TRANSACTION")
             try:
-                self.small.write()  # the small tables these rows name, in the same transaction
+                if small:
+                    self.small.write()  # the small tables these rows name, in the same transaction
                 for table, batch in prepared:
                     self._insert(table, batch)
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
-                self.small.lost()
+                if small:
+                    self.small.lost()
                 raise
-            self.small.written()
+            if small:
+                self.small.written()
 
     def _insert(self, table: str, batch: Any) -> None:
         if table == "instance_log":
@@ -405,6 +437,44 @@ _FEW_ROWS_BEFORE_ARROW = 64
 
 def _by_parameters(rows: list[tuple]) -> bool:
     return len(rows) <= (_FEW_ROWS if "pyarrow" in sys.modules else _FEW_ROWS_BEFORE_ARROW)
+
+
+class _StoreLock:
+    """The store's re-entrant lock. A thread that takes it first waits for the write left on
+    the writer thread (`Store.append_behind`): every statement sees every write handed over
+    before it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._owner: int | None = None
+        self._depth = 0
+        self.behind: Future[None] | None = None
+        self.writer: int | None = None  # the writer thread's ident
+
+    def held_here(self) -> bool:
+        return self._owner == threading.get_ident()
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        behind = self.behind
+        if behind is not None and self._owner != me and me != self.writer:
+            wait([behind])  # its error is for the one who handed it over to raise
+            if self.behind is behind:
+                self.behind = None
+        self._lock.acquire()
+        self._owner = me
+        self._depth += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        self._depth -= 1
+        if not self._depth:
+            self._owner = None
+        self._lock.release()
+
+
+def _prepared(batches: Sequence[tuple[str, list[tuple]]]) -> list[tuple[str, Any]]:
+    """The non-empty batches, each as its rows (few: bound as parameters) or an Arrow table."""
+    return [(table, rows if _by_parameters(rows) else _arrow_table(table, rows)) for table, rows in batches if rows]
 
 
 def _arrow_table(table: str, rows: list[tuple]) -> Any:

@@ -41,15 +41,25 @@ SCRIPT = dedent('''
         return i
 
     engine = Engine(db, {"work": work})
-    write = engine.store.append_together
+    write, write_behind = engine.store.append_together, engine.store.append_behind
+
+    def successes(batches):
+        return sum(row[8] == "SUCCEEDED" for table, rows in batches if table == "attempt_log" for row in rows)
 
     def observed(batches):
         """Tell the test, after each flush is written, how many successes it held."""
         write(batches)
-        done = sum(row[8] == "SUCCEEDED" for table, rows in batches if table == "attempt_log" for row in rows)
-        flushes.write(f"{done}\\n")
+        flushes.write(f"{successes(batches)}\\n")
+
+    def observed_behind(batches):
+        """The same for a flush written behind the run, once its write has committed."""
+        done = successes(batches)
+        future = write_behind(batches)
+        future.add_done_callback(lambda f: f.exception() is None and flushes.write(f"{done}\\n"))
+        return future
 
     engine.store.append_together = observed
+    engine.store.append_behind = observed_behind
     if mode == "run":
         engine.define("sweep", """
     steps:
@@ -241,6 +251,7 @@ CRASH_WITH_RETRIES = '''
     from maestro_nb.engine.engine import Engine
 
     scheduler.FLUSH_INTERVAL = 0  # iterations 0 and 1 are on disk before the crash
+    scheduler.WRITE_BEHIND = False  # ... written before the next step starts
 
     def work(i):
         if i == 2:
