@@ -15,6 +15,7 @@ class StepStatus(str, Enum):
     terminal: bool
     complete: bool
     retryable: bool
+    failed: bool  # ended without success and without being stopped, skipped or ignored
 
     def __new__(cls, value: str, terminal: bool = False, complete: bool = False, retryable: bool = False):
         member = str.__new__(cls, value)
@@ -47,15 +48,12 @@ class StepStatus(str, Enum):
         """Maestro's isRestartable(): terminal, not complete, not retryable."""
         return self.terminal and not self.complete and not self.retryable
 
-    @property
-    def failed(self) -> bool:
-        """The attempt ended without success and without being stopped, skipped or ignored."""
-        return self in (StepStatus.USER_FAILED, StepStatus.PLATFORM_FAILED, StepStatus.FATALLY_FAILED,
-                        StepStatus.INTERRUPTED)
-
     def __str__(self) -> str:
         return self.value
 
+
+for _status in StepStatus:  # an attribute, not a property: asked once per attempt on the hot path
+    _status.failed = _status.value in ("USER_FAILED", "PLATFORM_FAILED", "FATALLY_FAILED", "INTERRUPTED")
 
 S = StepStatus
 _ENDINGS = frozenset({S.SUCCEEDED, S.USER_FAILED, S.PLATFORM_FAILED, S.FATALLY_FAILED, S.COMPLETED_WITH_ERROR,
