@@ -36,6 +36,7 @@ _CODES = {S.SUCCEEDED: DONE, S.COMPLETED_WITH_ERROR: DONE, S.SKIPPED: SKIPPED_CO
 # objects, where a list of (status, time) tuples is six that the garbage collector must scan.
 _STATUSES = tuple(S)
 _STATUS_NUMBER = {status: number for number, status in enumerate(_STATUSES)}
+_CREATED_INITIALIZED = bytes([_STATUS_NUMBER[S.CREATED], _STATUS_NUMBER[S.INITIALIZED]])
 _NAMES: dict[bytes, tuple[str, ...]] = {}  # status-number sequence -> its names, shared by rows
 NO_HOLDS: frozenset[int] = frozenset()  # `paused_by` of an attempt no breakpoint holds
 NO_CHANGES: frozenset[str] = frozenset()  # `changed` of an attempt whose params are as bound
@@ -64,16 +65,22 @@ class Attempt:
     )
 
     def __init__(self, node: Node, index: int | None, iteration: str, loop_params: dict[str, Any],
-                 number: int, scope: dict[str, Any]):
+                 number: int, scope: dict[str, Any], *, initialized: bool = False):
         self.instance = node.frame.instance
         self.node = node
         self.index = index
         self.iteration = iteration
         self.loop_params = loop_params
         self.number = number
-        self.status = S.CREATED
-        self._statuses = bytearray(b"\0")  # _STATUSES[0] is CREATED
-        self.times: list[float] = [time.time()]  # when each status in the history began
+        at = time.time()
+        if initialized:  # created and initialized in one change (CREATED -> INITIALIZED is allowed)
+            self.status = S.INITIALIZED
+            self._statuses = bytearray(_CREATED_INITIALIZED)
+            self.times: list[float] = [at, at]
+        else:
+            self.status = S.CREATED
+            self._statuses = bytearray(b"\0")  # _STATUSES[0] is CREATED
+            self.times = [at]  # when each status in the history began
         self.params = BoundParams()
         self.output: Any = None
         self.error: Failure | None = None

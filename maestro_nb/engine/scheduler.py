@@ -201,18 +201,23 @@ class Scheduler(Journal, PauseControls):
             if seed is not None and self._restore(node, index, seed):
                 continue
             node.active += 1
+            if seed is None:  # the usual case: a first attempt, ready to run
+                a = Attempt(node, key, iteration, loop_params, 1, node.frame.scope, initialized=True)
+                node.live[key] = a
+                queue.append(a)
+                continue
             number = 1
-            if seed is not None and seed.run_id == instance.run_id:
+            if seed.run_id == instance.run_id:
                 number = seed.number + (0 if seed.status is S.PAUSED else 1)
             a = Attempt(node, key, iteration, loop_params, number, node.frame.scope)
             node.live[key] = a
-            if seed is not None and seed.run_id == instance.run_id:
+            if seed.run_id == instance.run_id:
                 a.failures = seed.failures  # a crash, or a user's retry, uses up no retry
                 a.platform_failures = seed.platform_failures
-            if seed is not None and seed.status is S.PAUSED:
+            if seed.status is S.PAUSED:
                 self._revive_paused(a, seed)
                 continue
-            if seed is not None and node.step.kind == "workflow" and self._reattach(a, seed):
+            if node.step.kind == "workflow" and self._reattach(a, seed):
                 continue
             a.transition(S.INITIALIZED)
             queue.append(a)
