@@ -6,15 +6,18 @@ step itself costs to build its frame (a bare loop calling both functions). Then 
 size per frame. Goals (SPEC 7): <= 100 us per iteration, <= 2 KB of file per small frame;
 every run is checked: results() gives one DataFrame per iteration, equal to what was returned.
 CPU time is printed beside wall time, and the garbage collector's share of each sweep (the
-engine keeps every iteration's output alive, so a collection walks all frames returned so far).
+engine keeps every iteration's output alive, so a full collection walks all frames returned so
+far). For reference, a bare loop that keeps every frame in a list: what keeping them alive costs
+any program (the collector, and memory that is not reused), against the loop that drops them.
 
-    python benchmarks/table_outputs.py [--quick] [--repeat=N]
+    python benchmarks/table_outputs.py [--quick | --n=ITERATIONS] [--repeat=N]
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 
 import _common as c
@@ -59,6 +62,20 @@ def bare(n: int, fn) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def bare_keeping(n: int, fn) -> tuple[float, float]:
+    """Wall and collector seconds of a bare loop calling `fn` and keeping every result in a list,
+    as the engine keeps every iteration's output."""
+    kept = []
+    gc.collect()
+    with CollectorTime() as collector:
+        start = time.perf_counter()
+        for i in range(n):
+            kept.append(fn(i=i))
+        elapsed = time.perf_counter() - start
+    del kept
+    return elapsed, collector.seconds
+
+
 def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, float, float, int]:
     """Wall, CPU and collector seconds of the sweep, and its state file's size."""
     from maestro_nb.engine.engine import Engine
@@ -86,7 +103,8 @@ def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, float, float,
 
 
 def main() -> None:
-    n = 2_000 if c.quick_flag() else 100_000
+    n = next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--n=")),
+             2_000 if c.quick_flag() else 100_000)
     runs = c.repeats(3)
     print(c.machine())
     with c.scratch_dir() as tmp:
@@ -94,11 +112,15 @@ def main() -> None:
         engine_run(200, tmp, "warm", make_frame)
         frames, noops, build, sizes, empty = [], [], [], [], []
         frames_cpu, noops_cpu, build_cpu, frames_gc, noops_gc = [], [], [], [], []
+        keeping, keeping_gc = [], []
         for r in range(runs):
             noop_t, noop_cpu, noop_gc, noop_size = engine_run(n, tmp, f"n{r}", c.noop)
             frame_t, frame_cpu, frame_gc, frame_size = engine_run(n, tmp, f"f{r}", make_frame)
             (with_frame, with_frame_cpu), (without, without_cpu) = bare(n, make_frame), bare(n, c.noop)
+            keep_t, keep_gc = bare_keeping(n, make_frame)
             build.append(with_frame - without)
+            keeping.append(keep_t - with_frame)
+            keeping_gc.append(keep_gc)
             build_cpu.append(with_frame_cpu - without_cpu)
             frames.append(frame_t)
             frames_cpu.append(frame_cpu)
@@ -119,6 +141,10 @@ def main() -> None:
               f"frame {c.us(b_cpu, n)}; storing {(f_cpu - z_cpu - b_cpu) / n * 1e6:.1f} us/iteration")
         print(f"table outputs n={n} garbage collector: {c.us(c.median(frames_gc), n)} of the frames sweep, "
               f"{c.us(c.median(noops_gc), n)} of the no-op sweep")
+        keep = c.median(keeping) / n * 1e6
+        print(f"table outputs n={n} reference: a bare loop keeping every frame in a list pays {keep:.1f} "
+              f"us/iteration over one dropping them (garbage collector {c.us(c.median(keeping_gc), n)}); "
+              f"storing less that: {storage - keep:.1f} us/iteration")
         print(f"table outputs n={n}: file {c.median(sizes) / 1e6:.1f} MB, no-op sweep's {c.median(empty) / 1e6:.1f} MB: "
               f"{per_frame:.0f} bytes per frame")
         print(f"table_outputs: storing a small frame {storage:.1f} us/iteration (goal <= {US_TARGET:g} us): "

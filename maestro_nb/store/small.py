@@ -41,15 +41,17 @@ class _Staged:
         self.value_id = value_id
         self.signature = signature  # column names and types: values that may share one batch
         self.columns = columns
-        self.arrays = arrays  # a plain DataFrame's columns (numpy copies or Arrow arrays), or None
+        self.arrays = arrays  # a plain DataFrame's columns (see _Snapshot), or None
         self.table = table  # an Arrow table (anything else), or None
         self.rows = rows
 
 
-class _Ref(weakref.ref):
-    """A weak reference to a stored value that knows the value's key (its id while it lived)."""
+class _Stored(weakref.ref):
+    """A weak reference to a stored (or staged) value that knows the value's key (its id while it
+    lived), its signature and content when stored, and its name: one object per stored value,
+    the only one it keeps alive beside the value itself."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "signature", "content", "name")
 
 
 class SmallTables:
@@ -58,10 +60,11 @@ class SmallTables:
     def __init__(self, store: Store):
         self.store = store
         self.staged: list[_Staged] = []
-        # Values already stored (or staged), by object: (a weak reference, its signature, its
-        # content, its name). Kept while the object lives: few objects each, for the collector.
-        self._staged_names: dict[int, tuple[_Ref, Any, Any, str]] = {}
-        self._known: dict[int, tuple[_Ref, Any, Any, str]] = {}
+        # Values already stored (or staged), by id: one weak reference each, kept while the
+        # object lives (a sweep keeps every output alive: each object here is one more for the
+        # garbage collector to walk at every full collection).
+        self._staged_names: dict[int, _Stored] = {}
+        self._known: dict[int, _Stored] = {}
         self._signatures: dict[Any, Any] = {}  # one object per signature, shared by its values
         self._on_collected = self._forget
         self._shapes: dict[str, tuple[int, str]] = {}  # Arrow schema text -> (shape id, table)
@@ -99,8 +102,9 @@ class SmallTables:
         key = id(value)
         for cache in (self._staged_names, self._known):
             known = cache.get(key)
-            if known is not None and known[0]() is value and known[1] == signature and known[2] == content:
-                return known[3]
+            if known is not None and known() is value and known.signature == signature \
+                    and known.content == content:
+                return known.name
         value_id = self._next_id
         self._next_id += 1
         name = f"small_{value_id}"
@@ -115,17 +119,16 @@ class SmallTables:
                 return None
             self.staged.append(_Staged(value_id, None, table.column_names, None, table, table.num_rows))
         try:
-            ref = _Ref(value, self._on_collected)
+            stored = _Stored(value, self._on_collected)
         except TypeError:
             return name
-        ref.key = key
-        self._staged_names[key] = (ref, signature, content, name)
+        stored.key, stored.signature, stored.content, stored.name = key, signature, content, name
+        self._staged_names[key] = stored
         return name
 
-    def _forget(self, ref: _Ref) -> None:
+    def _forget(self, ref: _Stored) -> None:
         for cache in (self._staged_names, self._known):
-            known = cache.get(ref.key)
-            if known is not None and known[0] is ref:
+            if cache.get(ref.key) is ref:
                 del cache[ref.key]
 
     def write(self) -> None:
@@ -143,8 +146,9 @@ class SmallTables:
             else:
                 groups.setdefault(item.signature, []).append(item)
         for items in groups.values():
-            columns = [_concat([it.arrays[j] for it in items]) for j in range(len(items[0].columns))]
-            tables.append((items, pa.table(columns, names=items[0].columns)))
+            names, types = items[0].signature
+            columns = [_concat([it.arrays[j] for it in items], dtype) for j, dtype in enumerate(types)]
+            tables.append((items, pa.table(columns, names=list(names))))
         by_shape: dict[str, list[tuple[list[_Staged], Any]]] = {}
         for items, table in tables:
             by_shape.setdefault(table.schema.remove_metadata().to_string(), []).append((items, table))
@@ -233,20 +237,19 @@ class _NotArrow(Exception):
     """A column of objects that Arrow cannot hold in one type."""
 
 
-_NUMPY_KINDS = frozenset("biufMm")  # numbers, booleans, datetimes and durations: hashed by their bytes
+_NUMPY_KINDS = frozenset("biufMm")  # numbers, booleans, datetimes and durations: kept as their bytes
 
 
 class _Snapshot:
     """A plain DataFrame's columns as they are when it is staged, and what tells that content
-    from a later one of the same object: its names and types (`signature`) and `content`, a
-    hash of each numeric column's bytes and the Arrow array of each text or object column
-    (immutable: an unchanged frame hands back the very same one, compared by identity first)."""
+    from a later one of the same object: its names and types (`signature`) and `content`, one
+    hash of every column's values (numeric columns by their bytes, text by its strings)."""
 
     __slots__ = ("names", "columns", "signature", "content")
 
-    def __init__(self, names: list[str], columns: list[Any], signature: Any, content: tuple):
+    def __init__(self, names: list[str], columns: list[Any], signature: Any, content: int):
         self.names = names
-        self.columns = columns  # numpy copies, or Arrow (chunked) arrays
+        self.columns = columns  # numeric columns' bytes (their dtype is in the signature), or Arrow arrays
         self.signature = signature
         self.content = content
 
@@ -264,42 +267,43 @@ def _snapshot(value: Any, index: dict[str, Any] | None = None) -> _Snapshot | No
 
     names, columns, types, content = [], [], [], []
     # One Series per column is the cheapest public way to the values; the names come with them
-    # (listing `value.columns` apart costs as much as a column).
+    # (looking each column up by its name costs as much again).
     items = value.items() if index is None else [*index_levels(value, index), *value.items()]
     for name, series in items:
         dtype = series.dtype
         if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:
-            column = series.to_numpy(copy=True)
-            content.append(hash(column.tobytes()))
-            types.append(dtype)
+            column = series.to_numpy().tobytes()  # one copy: immutable, and hashed as it is
+            content.append(column)
         else:
             if isinstance(dtype, pd.StringDtype):
                 column = series.array.__arrow_array__()  # pandas' own Arrow data: no copy, immutable
+                content.append(tuple(column.to_pylist()))  # its strings: exact however it is sliced
             elif dtype == object:
                 try:
                     column = pa.array(series.to_numpy(), from_pandas=True)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
                     raise _NotArrow() from None
+                content.append(tuple(b if b is None else b.to_pybytes() for b in column.buffers()))
             else:
                 return None
-            content.append(column)
-            types.append(column.type)
+            dtype = column.type
         names.append(name)
         columns.append(column)
+        types.append(dtype)
     if not all(type(name) is str for name in names) or len(set(names)) < len(names) or ID_COLUMN in names:
         return None
-    return _Snapshot(names, columns, (tuple(names), tuple(types)), tuple(content))
+    return _Snapshot(names, columns, (tuple(names), tuple(types)), hash(tuple(content)))
 
 
-def _concat(parts: list[Any]) -> Any:
+def _concat(parts: list[Any], dtype: Any) -> Any:
     """One Arrow array of a column across the staged values of one signature."""
     import numpy as np
     import pyarrow as pa
 
-    if isinstance(parts[0], np.ndarray):
-        return pa.array(parts[0] if len(parts) == 1 else np.concatenate(parts), from_pandas=True)
+    if isinstance(dtype, np.dtype):  # numbers: one buffer of every value's bytes
+        return pa.array(np.frombuffer(b"".join(parts), dtype=dtype), from_pandas=True)
     chunks = [chunk for part in parts for chunk in (part.chunks if isinstance(part, pa.ChunkedArray) else [part])]
-    column = pa.concat_arrays(chunks) if chunks else pa.array([], type=parts[0].type)
+    column = pa.concat_arrays(chunks) if chunks else pa.array([], type=dtype)
     if pa.types.is_large_string(column.type):  # pandas' text: the same shape table as other text
         column = column.cast(pa.string())
     return column
@@ -319,7 +323,11 @@ def _frame(item: _Staged) -> Any:
 
     if item.table is not None:
         return item.table.to_pandas()
-    return pd.DataFrame({c: a.to_pandas() if hasattr(a, "to_pandas") else a for c, a in zip(item.columns, item.arrays)})
+    import numpy as np
+
+    types = item.signature[1]
+    return pd.DataFrame({c: np.frombuffer(a, dtype=t).copy() if isinstance(a, bytes) else a.to_pandas()
+                         for c, a, t in zip(item.columns, item.arrays, types)})
 
 
 def _as_arrow(value: Any) -> Any:

@@ -27,6 +27,7 @@ _MARK_TEXT = '"$maestro"'  # the marker key as JSON text: json.dumps writes it e
 MAX_DEPTH = 100  # containers nested deeper are not stored: reading them back could overflow the stack
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _TEXT = frozenset({str})
+_NATIVE = frozenset({str, int, float, bool, dict, list, tuple})  # types JSON may hold (never a table)
 
 
 class NotPersisted:
@@ -208,6 +209,7 @@ class ValueCodec:
         # Tables already saved, by object: (the object, its fingerprint, the table's name). The
         # same DataFrame bound to many attempts, or flushed again, is stored once.
         self._saved: dict[int, tuple[weakref.ref[Any], Any, str]] = {}
+        self._type_texts: dict[type, str] = {}  # a table type's name as JSON text, made once
 
     def storable(self, value: Any) -> bool:
         """True when `value` survives a restart (JSON-native, a table, or pickled by opt-in)."""
@@ -227,18 +229,20 @@ class ValueCodec:
         """JSON text for the state file. Never raises: what cannot be stored is named as lost."""
         if value is None:
             return "null"
+        if type(value) not in _NATIVE and _is_table(value):  # never JSON: no need to try
+            index = index_spec(value)
+            name = self._save_table(value, index) if save_tables and self.store is not None else "unsaved"
+            type_text = self._type_texts.get(type(value))
+            if type_text is None:
+                type_text = self._type_texts[type(value)] = json.dumps(_type_name(value))
+            # json.dumps({MARK: "table", "name": name, "type": ..., "index": ...}): the name is plain text
+            index_text = "" if index is None else f', "index": {json.dumps(index)}'
+            return f'{{"{MARK}": "table", "name": "{name}", "type": {type_text}{index_text}}}'
         text = native_text(value)
         if text is not None:
             return text
         if isinstance(value, NotPersisted):  # still lost: keep naming what was lost
             return json.dumps({MARK: "memory", "type": value.type_name})
-        if _is_table(value):
-            index = index_spec(value)
-            name = self._save_table(value, index) if save_tables and self.store is not None else "unsaved"
-            marker = {MARK: "table", "name": name, "type": _type_name(value)}
-            if index is not None:
-                marker["index"] = index
-            return json.dumps(marker)
         if self.pickle_values:
             data = _pickled(value)
             if data is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import weakref
 
 import duckdb
 import numpy as np
@@ -232,3 +233,70 @@ def test_a_stored_frame_that_is_collected_is_forgotten(store):
     gc.collect()
     store.append_together([])
     assert not store.small._known and not store.small._staged_names
+
+
+def test_a_staged_frame_reads_back_with_its_dtypes_before_the_write(store):
+    codec = ValueCodec(store)
+    frame = pd.DataFrame({"i": np.array([1, 2], dtype=np.int16), "f": [np.nan, 0.5], "b": [True, False],
+                          "t": pd.to_datetime(["2024-01-01", None]), "s": ["a", None]})
+    text = codec.encode(frame)
+    frame.loc[0, "f"] = 7.0  # changed after it was encoded: the staged value is the frame as it was
+    expected = frame.copy()
+    expected.loc[0, "f"] = np.nan
+    pd.testing.assert_frame_equal(codec.decode(text), expected)
+    store.append_together([])
+    pd.testing.assert_frame_equal(codec.decode(text), expected)
+
+
+def test_a_nan_that_becomes_a_number_in_place_is_stored_anew(store):
+    codec = ValueCodec(store)
+    frame = pd.DataFrame({"g": [np.nan, 1.5], "s": ["a", "b"]})
+    first = codec.encode(frame)
+    store.append_together([])
+    frame.loc[0, "g"] = 2.0
+    second = codec.encode(frame)
+    store.append_together([])
+    assert second != first
+    assert codec.decode(first).g.isna().tolist() == [True, False]
+    pd.testing.assert_frame_equal(codec.decode(second), frame)
+
+
+def test_text_sliced_from_a_bigger_frame_changed_in_place_is_stored_anew(store):
+    codec = ValueCodec(store)
+    big = pd.DataFrame({"n": range(1000), "s": [f"r{k}" for k in range(1000)]})
+    frame = big.iloc[10:15].reset_index(drop=True)  # its text is a slice of the big frame's Arrow data
+    first = codec.encode(frame)
+    store.append_together([])
+    assert codec.encode(frame) == first
+    frame.loc[2, "s"] = "changed"
+    second = codec.encode(frame)
+    store.append_together([])
+    assert second != first
+    assert codec.decode(first).s.tolist() == ["r10", "r11", "r12", "r13", "r14"]
+    pd.testing.assert_frame_equal(codec.decode(second), frame)
+
+
+def test_an_object_column_changed_in_place_is_stored_anew(store):
+    codec = ValueCodec(store)
+    frame = pd.DataFrame({"s": pd.Series(["a", "b", None], dtype=object)})
+    first = codec.encode(frame)
+    store.append_together([])
+    assert codec.encode(frame) == first
+    frame.loc[1, "s"] = "c"
+    second = codec.encode(frame)
+    store.append_together([])
+    assert second != first
+    assert codec.decode(first).s.tolist()[:2] == ["a", "b"]
+    assert codec.decode(second).s.tolist()[:2] == ["a", "c"]
+
+
+def test_a_stored_frame_is_remembered_by_one_weak_reference(store):
+    codec = ValueCodec(store)
+    frames = [frame_for(i) for i in range(3)]
+    for frame in frames:
+        codec.encode(frame)
+    store.append_together([])
+    for frame in frames:  # nothing else kept per value: a sweep keeps every output alive
+        known = store.small._known[id(frame)]
+        assert isinstance(known, weakref.ref) and known() is frame
+        assert not gc.is_tracked(known.content) and not gc.is_tracked(known.name)
