@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from maestro_nb.readmodel import attempt_key
+
 from .conftest import drawn
 
 
@@ -43,3 +45,54 @@ def test_a_breakpoint_row_is_set_in_place(sweep, panels):
     box.deletes[other.id].click()  # the rebuilt row's button acts
     drawn(panel)
     assert [b.id for b in sweep.breakpoints()] == [bp.id] and list(box.labels) == [bp.id]
+
+
+def test_the_editor_sets_inputs_of_the_same_kinds_in_place(sweep, panels):
+    sweep.set_breakpoint("tune.train")
+    sweep.run("tune")
+    panel = panels(sweep)
+    editor, table = panel.editor, panel.paused.table
+    inputs = dict(editor.inputs)
+    first, second = sweep.paused()[:2]
+    assert inputs["lr"].value == first.params["lr"]
+    inputs["lr"].value = 0.9  # an edit not applied: it goes when another attempt is selected
+    lr = changes(inputs["lr"])
+    drawn(panel)
+    assert editor.inputs["lr"].value == 0.9 and lr == []  # a redraw of the same selection keeps the edit
+
+    table.value = table.options[1][1]
+    drawn(panel)
+    assert all(editor.inputs[name] is w for name, w in inputs.items())  # the same widgets, set in place
+    assert editor.inputs["lr"].value == second.params["lr"] and lr == [second.params["lr"]]
+    assert editor.inputs["depth"].value == second.params["depth"]
+    assert "train[1]" in editor.heading.value and not editor.apply.disabled
+
+    editor.inputs["depth"].value = 7  # Apply acts on the attempt now selected, and it alone
+    editor.apply.click()
+    drawn(panel)
+    assert (second.params["depth"], first.params["depth"]) == (7, 3)
+    assert editor.inputs["depth"].value == 7
+
+
+def test_the_editor_rebuilds_inputs_of_another_form(sweep, panels):
+    sweep.set_breakpoint("tune.train")
+    sweep.set_breakpoint("tune.train", pause="after")
+    sweep.run("tune")
+    panel = panels(sweep)
+    editor, table = panel.editor, panel.paused.table
+    before = dict(editor.inputs)
+    panel.paused.one["resume"].click()  # it runs, and pauses after: its params are spent
+    drawn(panel)
+    (spent,) = [a for a in sweep.paused() if a.pause_point == "after"]
+    table.value = attempt_key(spent)
+    drawn(panel)
+    assert set(editor.inputs) == set(before) and not any(editor.inputs[n] is w for n, w in before.items())
+    assert all(w.disabled for w in editor.inputs.values()) and editor.apply.disabled
+    assert "output" in editor.detail.value
+
+    spent_inputs = dict(editor.inputs)
+    table.value = next(key for _label, key in table.options if "/train[1]/" in key)  # back to a before pause
+    drawn(panel)
+    assert not any(editor.inputs[n] is w for n, w in spent_inputs.items())
+    assert not any(w.disabled for w in editor.inputs.values()) and not editor.apply.disabled
+    assert editor.detail.value == ""
