@@ -96,3 +96,39 @@ def test_the_editor_rebuilds_inputs_of_another_form(sweep, panels):
     assert not any(editor.inputs[n] is w for n, w in spent_inputs.items())
     assert not any(w.disabled for w in editor.inputs.values()) and not editor.apply.disabled
     assert editor.detail.value == ""
+
+
+def test_bars_and_buttons_are_set_only_when_they_move(sweep, panels):
+    sweep.set_breakpoint("tune.train")
+    sweep.run("tune")
+    panel = panels(sweep)
+    bars, table = panel.progress, panel.paused
+    whole, train = bars.instance_bar, bars.bars["train"]
+    assert train.text.value == "0 succeeded, 4 paused, 0 failed, 0 running, of 4"
+    assert table.every["resume"].description == "Resume all 4"
+    moved = {"instance": changes(whole.text), "instance bar": changes(whole.bar), "train": changes(train.text),
+             "train bar": changes(train.bar), "resume all": changes(table.every["resume"], "description"),
+             "resume": changes(table.one["resume"], "disabled")}
+
+    table.table.value = table.table.options[2][1]  # another selection: no count moves
+    drawn(panel)
+    assert all(seen == [] for seen in moved.values()), moved
+
+    table.one["resume"].click()  # the step's counts move, not the instance's (its steps: load ended, train paused)
+    drawn(panel)
+    assert moved["train"] == ["1 succeeded, 3 paused, 0 failed, 0 running, of 4"] and moved["train bar"] == [1]
+    assert moved["resume all"] == ["Resume all 3"]
+    assert moved["instance"] == moved["instance bar"] == moved["resume"] == []
+
+    table.filter.value = "lr=9"  # nothing matches: nothing to select, nothing to act on
+    drawn(panel)
+    assert table.one["resume"].disabled and table.every["resume"].disabled
+    assert table.every["resume"].description == "Resume all" and moved["resume"] == [True]
+    table.filter.value = ""
+    drawn(panel)
+    assert not table.one["resume"].disabled and table.every["resume"].description == "Resume all 3"
+
+    table.every["resume"].click()  # the instance ends: its bar moves too
+    drawn(panel)
+    assert whole.text.value == "3 of 3 steps ended, 0 paused, 0 failed" and whole.bar.bar_style == "success"
+    assert train.bar.value == 4 and train.bar.bar_style == "success"
