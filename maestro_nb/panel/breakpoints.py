@@ -30,6 +30,7 @@ class BreakpointsBox(widgets.VBox):
         self._delete = delete
         self.rows = widgets.VBox([])
         self.deletes: dict[int, widgets.Button] = {}
+        self.labels: dict[int, widgets.Label] = {}  # each row's text, by breakpoint id
         self.step = widgets.Dropdown(options=[], description="step", layout=widgets.Layout(width="16em"))
         self.point = widgets.Dropdown(options=["before", "after", "error"], value="before", description="pause",
                                       layout=widgets.Layout(width="12em"))
@@ -44,6 +45,8 @@ class BreakpointsBox(widgets.VBox):
                           widgets.HBox([self.step, self.point, self.when, self.gate, self.add])])
 
     def show(self, workflow: str | None, steps: Sequence[str], breakpoints: Sequence[BreakpointView]) -> None:
+        """The step choices and one row per breakpoint; rows are rebuilt only when the breakpoints
+        themselves change, a row's text is set in place."""
         choices = [(s, s) for s in steps] + ([("every step (on error)", EVERY_STEP)] if steps else [])
         if list(self.step.options) != choices:
             keep = self.step.value
@@ -57,16 +60,24 @@ class BreakpointsBox(widgets.VBox):
         shown = tuple((bp.id, breakpoint_text(bp)) for bp in mine)
         if shown == self._shown:
             return
+        if [bp_id for bp_id, _ in shown] == list(self.labels) and self.labels:
+            for bp_id, text in shown:  # the same breakpoints: only a text moved (how many it holds)
+                self.labels[bp_id].value = text
+        else:
+            self._rebuild(shown)
         self._shown = shown
+
+    def _rebuild(self, shown: tuple[tuple[int, str], ...]) -> None:
         for old in self.rows.children:  # their comms go with them
             close_tree(old)
-        rows, self.deletes = [], {}
+        rows, self.deletes, self.labels = [], {}, {}
         for bp_id, text in shown:
             button = widgets.Button(description="Delete", tooltip=f"delete breakpoint {bp_id} (what it alone "
                                     "holds resumes)", layout=widgets.Layout(width="6em"))
             button.on_click(lambda _b, bp_id=bp_id: self._delete(bp_id))
             self.deletes[bp_id] = button
-            rows.append(widgets.HBox([button, widgets.Label(text)]))
+            self.labels[bp_id] = widgets.Label(text)
+            rows.append(widgets.HBox([button, self.labels[bp_id]]))
         self.rows.children = tuple(rows) if rows else (widgets.Label("none"),)
 
     def settings(self) -> tuple[str | None, str, str | None, bool]:

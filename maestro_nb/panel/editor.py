@@ -17,7 +17,7 @@ from ..readmodel import PausedView, ValuePreview
 from .actions import parse_json
 from .util import close_tree
 
-__all__ = ["ParamEditor", "input_for"]
+__all__ = ["ParamEditor", "input_for", "input_value"]
 
 _JSON_KINDS = ("list", "dict", "null")
 
@@ -28,9 +28,7 @@ def input_for(name: str, preview: ValuePreview, enabled: bool) -> widgets.Widget
     common: dict[str, Any] = {"description": name, "disabled": not enabled,
                               "style": {"description_width": "9em"}, "layout": widgets.Layout(width="30em")}
     if not preview.editable:
-        return widgets.HTML(f"<span style='display:inline-block;width:9em;text-align:right;margin-right:8px'>"
-                            f"{html.escape(name)}</span><code>{html.escape(preview.text)}</code>"
-                            f" <i>({html.escape(preview.kind)}: not editable here)</i>")
+        return widgets.HTML(input_value(name, preview))
     if preview.kind == "bool":
         return widgets.Checkbox(value=preview.value, indent=True, **common)
     if preview.kind == "int":
@@ -39,7 +37,19 @@ def input_for(name: str, preview: ValuePreview, enabled: bool) -> widgets.Widget
         return widgets.FloatText(value=preview.value, **common)
     if preview.kind == "str":
         return widgets.Text(value=preview.value, **common)
-    return widgets.Textarea(value=json.dumps(preview.value), rows=2 if preview.kind != "null" else 1, **common)
+    return widgets.Textarea(value=input_value(name, preview), rows=2 if preview.kind != "null" else 1, **common)
+
+
+def input_value(name: str, preview: ValuePreview) -> Any:
+    """What `input_for`'s input holds for a value: the value, its JSON text, or (not editable)
+    the HTML that shows it."""
+    if not preview.editable:
+        return (f"<span style='display:inline-block;width:9em;text-align:right;margin-right:8px'>"
+                f"{html.escape(name)}</span><code>{html.escape(preview.text)}</code>"
+                f" <i>({html.escape(preview.kind)}: not editable here)</i>")
+    if preview.kind in ("bool", "int", "float", "str"):
+        return preview.value
+    return json.dumps(preview.value)
 
 
 class ParamEditor(widgets.VBox):
@@ -58,36 +68,47 @@ class ParamEditor(widgets.VBox):
         self.detail = widgets.HTML("")
         self.inputs: dict[str, widgets.Widget] = {}
         self.view: PausedView | None = None
-        self._shape: tuple = ()
+        self._shape: tuple = ()  # what the inputs were last set from
+        self._form: tuple = ()  # what the inputs were built for: (enabled, their names and kinds)
         super().__init__([self.heading, self.fields, widgets.HBox([self.apply, self.call]), self.detail])
 
     def show(self, view: PausedView | None) -> None:
-        """Rebuild the inputs when another attempt is selected or its params changed in the engine;
-        the user's unapplied edits stay otherwise."""
+        """Set the inputs when another attempt is selected or its params changed in the engine;
+        the user's unapplied edits stay otherwise. Inputs of the same names and kinds as those
+        shown are set in place; others are built afresh."""
         self.view = view
         shape = () if view is None else (view.key, view.pause_point,
                                          tuple((n, p.kind, p.text) for n, p in view.params.items()))
         if shape == self._shape:
             return
         self._shape = shape
-        for old in self.inputs.values():  # their comms go with them
-            close_tree(old)
         if view is None:
+            self._build(None, ())
             self.heading.value = "<i>select a paused attempt</i>"
-            self.inputs = {}
-            self.fields.children = ()
             self.apply.disabled = self.call.disabled = True
             self.detail.value = ""
             return
         editable = view.pause_point in ("before", "error")
+        form = (editable, tuple((n, p.kind, p.editable) for n, p in view.params.items()))
+        if form == self._form:
+            for name, preview in view.params.items():
+                self.inputs[name].value = input_value(name, preview)
+        else:
+            self._build(view, form)
         self.heading.value = (f"<b>{html.escape(view.label)}</b> attempt {view.attempt}, paused "
                               f"{html.escape(view.pause_point)}" + (" (an approval gate)" if view.gate else "")
                               + ("" if editable else ": its params are spent; it ran"))
-        self.inputs = {name: input_for(name, preview, editable) for name, preview in view.params.items()}
-        self.fields.children = tuple(self.inputs.values())
         self.apply.disabled = not editable or not any(p.editable for p in view.params.values())
         self.call.disabled = view.pause_point == "after"
         self.detail.value = _detail(view)
+
+    def _build(self, view: PausedView | None, form: tuple) -> None:
+        for old in self.inputs.values():  # their comms go with them
+            close_tree(old)
+        self._form = form
+        self.inputs = {} if view is None else {
+            name: input_for(name, preview, form[0]) for name, preview in view.params.items()}
+        self.fields.children = tuple(self.inputs.values())
 
     def changes(self) -> dict[str, Any]:
         """The values the user changed, parsed (a JSON field that does not parse is a ParamError)."""

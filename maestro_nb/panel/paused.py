@@ -76,6 +76,7 @@ class PausedTable(widgets.VBox):
         for w in (self.step, self.filter, self.table):
             w.observe(lambda _change: request(), names="value")
         self.page = PausedPage((), 0)
+        self._buttons: tuple = ()  # what the buttons were last set for: (none selected, matches)
         super().__init__([
             widgets.HBox([self.step, self.filter, self.count]),
             self.table,
@@ -115,6 +116,10 @@ class PausedTable(widgets.VBox):
         filtered = self.step.value or self.filter.value.strip()
         self.count.value = (f"{page.total} of {paused_in_instance} paused match{shown}" if filtered
                             else f"{page.total} paused{shown}")
+        buttons = (wanted is None, page.total)
+        if buttons == self._buttons:
+            return
+        self._buttons = buttons
         for verb in VERBS:
             self.one[verb].disabled = wanted is None
             self.every[verb].disabled = page.total == 0

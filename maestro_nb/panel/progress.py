@@ -48,9 +48,15 @@ class _Bar(widgets.HBox):
         self.caption = widgets.Label(name, layout=widgets.Layout(width="9em"))
         self.bar = widgets.IntProgress(min=0, max=1, value=0, layout=widgets.Layout(width="16em"))
         self.text = widgets.Label("")
+        self._shown: tuple = ()  # the counts and text last set
         super().__init__([self.caption, self.bar, self.text])
 
     def set(self, counts: dict[str, int], text: str) -> None:
+        """Show the counts; a bar whose counts and text did not move is left alone."""
+        shown = (tuple(counts.items()), text)
+        if shown == self._shown:
+            return
+        self._shown = shown
         top = max(counts["of"], 1)
         with self.bar.hold_sync():
             if self.bar.max != top:

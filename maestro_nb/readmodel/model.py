@@ -69,6 +69,7 @@ class ReadModel:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._listed: dict[Attempt, tuple[tuple, PausedView]] = {}  # the last rows listed without previews
 
     @property
     def revision(self) -> int:
@@ -222,21 +223,44 @@ class ReadModel:
         (`paused_view` of one attempt has them), which spares previewing every value listed."""
         index = self.engine.scheduler.paused
         found = index.select(workflow, instance, step, loop_params=loop_params)
-        items = [self.paused_view(a, previews) for a in (found if limit is None else islice(found, limit))]
+        chosen = found if limit is None else islice(found, limit)
+        items = [self.paused_view(a) for a in chosen] if previews else self._rows(chosen)
         total = len(items) if limit is None else index.count_matching(workflow, instance, step,
                                                                        loop_params=loop_params)
         return PausedPage(tuple(items), total)
 
+    def _rows(self, attempts: Iterable[Attempt]) -> list[PausedView]:
+        """Views without previews, each kept from the last listing while its attempt shows the
+        same (run, pause point, error, holders, gate): a list redrawn after one attempt moved
+        builds one view, not one per row. The rest of a view is the attempt's identity."""
+        last, kept, items = self._listed, {}, []
+        for a in attempts:
+            held_by = tuple(self.holders(a))
+            gate = bool(self.engine.scheduler.gates(a)) if a.paused_by else False
+            stamp = (a.instance.run_id, a.pause_point, a.error, held_by, gate)
+            row = last.get(a)
+            if row is None or row[0] != stamp:
+                row = (stamp, self._view(a, False, held_by, gate))
+            kept[a] = row
+            items.append(row[1])
+        self._listed = kept  # only the rows of this listing: the cache never outgrows a page
+        return items
+
     def paused_view(self, a: Attempt, previews: bool = True) -> PausedView:
+        gate = bool(self.engine.scheduler.gates(a)) if a.paused_by else False
+        return self._view(a, previews, tuple(self.holders(a)), gate)
+
+    @staticmethod
+    def _view(a: Attempt, previews: bool, held_by: tuple[str, ...], gate: bool) -> PausedView:
         output = ValuePreview.of(a.output) if a.pause_point == "after" and previews else None
         params = {name: ValuePreview.of(value) for name, value in list(a.params.items())} if previews else {}
+        error = a.error
         return PausedView(
             attempt_key(a), a.label, a.instance.workflow, a.instance.instance_id, a.instance.run_id,
             a.node.step.id, a.iteration, a.number, a.pause_point or "", dict(a.loop_params), params, output,
-            a.error.line if a.error is not None else None, tuple(self.holders(a)),
-            a.error.type if a.error is not None else None, a.error.message if a.error is not None else None,
-            a.error.traceback if a.error is not None else None,
-            bool(self.engine.scheduler.gates(a)) if a.paused_by else False,
+            error.line if error is not None else None, held_by,
+            error.type if error is not None else None, error.message if error is not None else None,
+            error.traceback if error is not None else None, gate,
         )
 
     def holders(self, a: Attempt) -> list[str]:

@@ -365,7 +365,7 @@ def test_rebuilt_parts_leave_no_widget_behind(sweep, panels):
     before = set(_instances)
     panel = panels(sweep)
     opened = len(_instances) - len(before)
-    for key in [k for _, k in panel.paused.table.options] * 3:  # each selection rebuilds the editor
+    for key in [k for _, k in panel.paused.table.options] * 3:  # each selection sets the editor (rebuilt when its form changes)
         panel.paused.table.value = key
         drawn(panel)
     sweep.set_breakpoint("tune.best")  # the breakpoint rows are rebuilt

@@ -115,6 +115,42 @@ def test_after_resume_the_key_no_longer_finds_the_attempt_and_counts_move(engine
     assert progress(model.instance("tune"))["train"][1] == {"SUCCEEDED": 3, "USER_FAILED": 1, "PAUSED": 2}
 
 
+def test_listed_rows_are_kept_while_their_attempts_show_the_same_and_rebuilt_when_they_move(engine, namespace):
+    sweep_code(namespace)
+    engine.define("tune", SWEEP)
+    engine.set_breakpoint("tune.train", when="depth == 2", name="deep")
+    wide = engine.set_breakpoint("tune.train", when="lr < 0.5", name="wide")
+    engine.set_breakpoint("tune.train", pause="after", when="depth == 1", name="spent")
+    engine.run("tune")
+    model = ReadModel(engine)
+
+    def listed() -> dict[str, Any]:
+        return {p.key: p for p in model.paused(previews=False).items}
+
+    def fresh() -> dict[str, Any]:
+        return {p.key: p for p in (model.paused_view(a, previews=False) for a in engine.paused())}
+
+    first = listed()
+    assert len(first) == 5 and listed() == first and all(listed()[k] is v for k, v in first.items())
+    (held_by_both,) = {p.held_by for p in first.values() if len(p.held_by) == 2}
+    assert held_by_both == ("deep", "wide")
+
+    resumed = next(p for p in first.values() if p.held_by == ("wide",))
+    engine.resume(model.find_paused(resumed.key))  # it runs, and the same attempt pauses after
+    second = listed()
+    assert second == fresh() and (second[resumed.key].pause_point, second[resumed.key].held_by) == ("after", ("spent",))
+    assert all(second[k] is v for k, v in first.items() if k != resumed.key)
+
+    engine.delete_breakpoint(wide.id)  # what both held is held by one: its rows say so
+    third = listed()
+    assert third == fresh()
+    for key, row in first.items():
+        if row.held_by == held_by_both:
+            assert third[key].held_by == ("deep",)
+        elif row.held_by == ("deep",):
+            assert third[key] is row
+
+
 @pytest.mark.parametrize("definition, breakpoint", [
     (SWEEP, ("tune.train", "depth == 2")),
     (SWEEP, None),
