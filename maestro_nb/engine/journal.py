@@ -132,7 +132,7 @@ class Journal:
             batches = self._rows(ended + [self._record(a) for a in dirty], instances, events, marks)
             if unwritten:  # numbered before these: they go first
                 batches = [(table, earlier + rows) for (table, earlier), (_, rows) in zip(unwritten, batches)]
-            if behind and not self.store.small.staged:
+            if behind:
                 self._writing = (self.store.append_behind(batches), batches)
             else:
                 self.store.append_together(batches)

@@ -357,12 +357,14 @@ class Store:
     def append_behind(self, batches: Sequence[tuple[str, list[tuple]]]) -> Future[None]:
         """`append_together` on the store's writer thread: the rows are converted here (that
         needs the GIL), and DuckDB inserts and commits them without it while the caller goes on.
-        Every later statement, on any thread, waits for this write first. Not for rows that
-        name staged small values (`append_together` writes those with them)."""
+        Every later statement, on any thread, waits for this write first. Rows that name staged
+        small values are written here, with them, as `append_together` does."""
+        # In place also while this thread holds the lock: the writer would wait for this thread,
+        # which would wait for it.
         prepared = _prepared(batches)
-        if self._lock.held_here():  # the writer would wait for this thread, which would wait for it
+        if self.small.staged or self._lock.held_here():
             done: Future[None] = Future()
-            self._write(prepared, with_small=False)
+            self._write(prepared, with_small=True)
             done.set_result(None)
             return done
         if self._writer is None:

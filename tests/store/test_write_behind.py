@@ -61,3 +61,20 @@ def test_a_write_behind_that_fails_raises_at_the_next_flush_and_loses_no_row(eng
     # The failed write held iteration 0's success; the next flush, after iteration 1, raised its
     # error, and the run wrote what it had before it stopped: both, the failed write's rows too.
     assert set(rows[rows.status == "SUCCEEDED"].iteration) == {"0", "1"}
+
+
+def test_rows_that_name_staged_small_values_are_written_in_place_with_them(tmp_path):
+    import pandas as pd
+
+    from maestro_nb.store.values import ValueCodec
+
+    store = Store(str(tmp_path / "state.duckdb"))
+    try:
+        codec = ValueCodec(store)
+        text = codec.encode(pd.DataFrame({"x": [1, 2]}))
+        assert store.small.staged
+        future = store.append_behind([("attempt_log", [attempt_row(n) for n in range(10)])])
+        assert future.done() and not store.small.staged, "the rows were written apart from the values they name"
+        assert ValueCodec(store).decode(text).x.tolist() == [1, 2]
+    finally:
+        store.close()
