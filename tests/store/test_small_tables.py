@@ -248,44 +248,38 @@ def test_a_staged_frame_reads_back_with_its_dtypes_before_the_write(store):
     pd.testing.assert_frame_equal(codec.decode(text), expected)
 
 
-def test_a_nan_that_becomes_a_number_in_place_is_stored_anew(store):
+def stored_before_and_after(store, frame, row, column, value):
+    """The codec and the frame's text when stored, and again after one cell changed in place
+    (each written): unchanged, the stored value is reused; changed, it is stored anew."""
     codec = ValueCodec(store)
-    frame = pd.DataFrame({"g": [np.nan, 1.5], "s": ["a", "b"]})
     first = codec.encode(frame)
     store.append_together([])
-    frame.loc[0, "g"] = 2.0
+    assert codec.encode(frame) == first
+    frame.loc[row, column] = value
     second = codec.encode(frame)
     store.append_together([])
     assert second != first
+    return codec, first, second
+
+
+def test_a_nan_that_becomes_a_number_in_place_is_stored_anew(store):
+    frame = pd.DataFrame({"g": [np.nan, 1.5], "s": ["a", "b"]})
+    codec, first, second = stored_before_and_after(store, frame, 0, "g", 2.0)
     assert codec.decode(first).g.isna().tolist() == [True, False]
     pd.testing.assert_frame_equal(codec.decode(second), frame)
 
 
 def test_text_sliced_from_a_bigger_frame_changed_in_place_is_stored_anew(store):
-    codec = ValueCodec(store)
     big = pd.DataFrame({"n": range(1000), "s": [f"r{k}" for k in range(1000)]})
     frame = big.iloc[10:15].reset_index(drop=True)  # its text is a slice of the big frame's Arrow data
-    first = codec.encode(frame)
-    store.append_together([])
-    assert codec.encode(frame) == first
-    frame.loc[2, "s"] = "changed"
-    second = codec.encode(frame)
-    store.append_together([])
-    assert second != first
+    codec, first, second = stored_before_and_after(store, frame, 2, "s", "changed")
     assert codec.decode(first).s.tolist() == ["r10", "r11", "r12", "r13", "r14"]
     pd.testing.assert_frame_equal(codec.decode(second), frame)
 
 
 def test_an_object_column_changed_in_place_is_stored_anew(store):
-    codec = ValueCodec(store)
     frame = pd.DataFrame({"s": pd.Series(["a", "b", None], dtype=object)})
-    first = codec.encode(frame)
-    store.append_together([])
-    assert codec.encode(frame) == first
-    frame.loc[1, "s"] = "c"
-    second = codec.encode(frame)
-    store.append_together([])
-    assert second != first
+    codec, first, second = stored_before_and_after(store, frame, 1, "s", "c")
     assert codec.decode(first).s.tolist()[:2] == ["a", "b"]
     assert codec.decode(second).s.tolist()[:2] == ["a", "c"]
 
