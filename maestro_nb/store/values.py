@@ -27,6 +27,7 @@ _MARK_TEXT = '"$maestro"'  # the marker key as JSON text: json.dumps writes it e
 MAX_DEPTH = 100  # containers nested deeper are not stored: reading them back could overflow the stack
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _TEXT = frozenset({str})
+_quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for text (ensure_ascii)
 _NATIVE = frozenset({str, int, float, bool, dict, list, tuple})  # types JSON may hold (never a table)
 
 
@@ -135,6 +136,28 @@ def native_text(value: Any) -> str | None:
             return None
     if _MARK_TEXT in text:
         text = _dumps(_escape(value))
+    return text
+
+
+def _names_of_ints_or_text(params: dict[str, Any]) -> str | None:
+    """The JSON text `native_text` makes of a dict of names to ints and text (a sweep's loop
+    params, encoded once per attempt), made without the encoder's per-call set-up; None for
+    any other dict, or when the text would need `native_text`'s checks."""
+    text = "{"
+    for name, value in params.items():
+        kind = type(value)
+        if kind is int:
+            value = int.__repr__(value)
+        elif kind is str:
+            value = _quote(value)
+        else:
+            return None
+        if type(name) is not str:
+            return None
+        text = f"{text}{_quote(name)}: {value}" if len(text) == 1 else f"{text}, {_quote(name)}: {value}"
+    text += "}"
+    if "\\ud" in text or _MARK_TEXT in text:  # a surrogate, or the marker: the careful path
+        return None
     return text
 
 
@@ -253,6 +276,9 @@ class ValueCodec:
         """Params by name as a JSON object, each value encoded as `encode` does."""
         if not params:
             return "{}"
+        text = _names_of_ints_or_text(params)
+        if text is not None:
+            return text
         text = native_text(params)
         if text is not None:
             return text

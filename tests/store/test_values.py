@@ -147,3 +147,25 @@ def test_a_step_output_keeps_its_index_in_results(tmp_path):
     with Engine(str(tmp_path / "state.duckdb"), {}) as engine:
         pd.testing.assert_frame_equal(engine.results("wf", "s")["output"][0], frame)
         assert engine.sql("SELECT count(*) AS n FROM attempts").n[0] == 1
+
+
+# Params of names to ints and text, the usual loop params, take a short path of their own.
+NAMES_TO_INTS_OR_TEXT = st.dictionaries(
+    st.one_of(st.text(max_size=8), st.sampled_from([MARK, "i", "name"])),
+    st.one_of(st.integers(), st.text(max_size=8), st.sampled_from([MARK, f'"{MARK}"', "\ud800", "a\ud83d\ude00"])),
+    max_size=4,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(NAMES_TO_INTS_OR_TEXT)
+def test_params_of_ints_and_text_encode_to_the_same_text_as_any_params(params):
+    from maestro_nb.store.values import _names_of_ints_or_text, native_text
+
+    short = _names_of_ints_or_text(params)
+    if short is not None:  # where it answers, it answers what the careful path does
+        assert short == (native_text(params) if params else "{}")
+        assert ValueCodec(None).decode_params(short) == params
+    elif params and native_text(params) is not None:  # it leaves the marker and surrogates to that path
+        text = native_text(params)
+        assert MARK in text or "\\ud" in text
