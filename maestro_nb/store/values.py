@@ -143,18 +143,13 @@ def _names_of_ints_or_text(params: dict[str, Any]) -> str | None:
     """The JSON text `native_text` makes of a dict of names to ints and text (a sweep's loop
     params, encoded once per attempt), made without the encoder's per-call set-up; None for
     any other dict, or when the text would need `native_text`'s checks."""
-    text = "{"
+    text, sep = "{", ""
     for name, value in params.items():
         kind = type(value)
-        if kind is int:
-            value = int.__repr__(value)
-        elif kind is str:
-            value = _quote(value)
-        else:
+        if type(name) is not str or (kind is not int and kind is not str):
             return None
-        if type(name) is not str:
-            return None
-        text = f"{text}{_quote(name)}: {value}" if len(text) == 1 else f"{text}, {_quote(name)}: {value}"
+        text = f"{text}{sep}{_quote(name)}: {int.__repr__(value) if kind is int else _quote(value)}"
+        sep = ", "
     text += "}"
     if "\\ud" in text or _MARK_TEXT in text:  # a surrogate, or the marker: the careful path
         return None
