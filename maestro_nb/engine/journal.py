@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future
+from operator import itemgetter
 from typing import Any
 
 from ..store import Store, ValueCodec
-from ..store.store import now
+from ..store.store import Columns, now
 from ..store.values import clean_text, safe_json
 from .binding import PLAIN
 from .runtime import Attempt, Instance, Node, parent_ref
@@ -167,20 +168,14 @@ class Journal:
 
     def _rows(self, records: list[tuple], instances: list[Instance], events: list[tuple],
               marks: list[tuple]) -> list[tuple[str, list[tuple]]]:
-        """A flush's rows, numbered, by table: always these three tables, in this order."""
-        rows = []
+        """A flush's rows, numbered, by table: always these three tables, in this order (the
+        attempts as Columns)."""
+        attempts = Columns([])
         if marks:  # before the run's own rows: an attempt written in the same flush comes after
             first = self.store.next_seq(len(marks))
-            rows += [(first + i,) + mark[1:] for i, mark in enumerate(marks)]
+            attempts = Columns.of_rows([(first + i,) + mark[1:] for i, mark in enumerate(marks)])
         if records:
-            first = self.store.next_seq(len(records))
-            encode, encode_params = self.codec.encode, self.codec.encode_params
-            for offset, r in enumerate(records):
-                loop, bound = r[_LOOP], r[_PARAMS]
-                loop = loop if type(loop) is str else encode_params(loop)
-                bound = loop if bound is None else bound if type(bound) is str else encode_params(bound)
-                rows.append((first + offset, *r[:_LOOP], loop, *r[_LOOP + 1:_PARAMS], bound,
-                             encode(r[_OUTPUT]), *r[_OUTPUT + 1:]))
+            attempts += self._attempt_columns(self.store.next_seq(len(records)), records)
         inst_rows = []
         if instances:
             first = self.store.next_seq(len(instances))
@@ -193,8 +188,28 @@ class Journal:
         if events:
             first = self.store.next_seq(len(events))
             events = [(first + i,) + e[1:] for i, e in enumerate(events)]
-        return [("attempt_log", rows), ("event_log", events), ("instance_log", inst_rows)]
+        return [("attempt_log", attempts), ("event_log", events), ("instance_log", inst_rows)]
+
+    def _attempt_columns(self, first: int, records: list[tuple]) -> Columns:
+        """The records' attempt_log rows, numbered from `first`, column by column: a column is
+        taken out of all the records at once, with no tuple built per row."""
+        columns: list[Any] = [list(map(field, records)) for field in _RECORD_FIELDS]
+        loops, bounds, outputs = columns[_LOOP], columns[_PARAMS], columns[_OUTPUT]
+        encode, encode_params = self.codec.encode, self.codec.encode_params
+        if _TEXT.issuperset(map(type, loops)) and _TEXT_OR_NONE.issuperset(map(type, bounds)):
+            # The usual case: params encoded when recorded; only outputs are encoded here.
+            columns[_PARAMS] = [loop if bound is None else bound for loop, bound in zip(loops, bounds)]
+            columns[_OUTPUT] = ["null" if output is None else encode(output) for output in outputs]
+        else:  # row by row, in order: a value encoded here may be a table, named in that order
+            for k, (loop, bound, output) in enumerate(zip(loops, bounds, outputs)):
+                loop = loops[k] = loop if type(loop) is str else encode_params(loop)
+                bounds[k] = loop if bound is None else bound if type(bound) is str else encode_params(bound)
+                outputs[k] = encode(output)
+        return Columns([range(first, first + len(records)), *columns])
 
 
 _ENDED = 2  # `Attempt.queued` of an attempt whose last record is taken (truthy: never queued again)
 _LOOP, _PARAMS, _OUTPUT = 5, 10, 11  # positions in a record of what the flush may still encode
+_RECORD_FIELDS = tuple(itemgetter(k) for k in range(18))  # a record is an attempt_log row but its seq
+_TEXT = frozenset({str})
+_TEXT_OR_NONE = frozenset({str, type(None)})

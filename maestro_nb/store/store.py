@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from importlib import resources
@@ -18,7 +18,7 @@ import duckdb
 from ..errors import MaestroError, StoreLockedError
 from .small import SmallTables
 
-__all__ = ["Store", "DEFAULT_DB", "ENV_DB"]
+__all__ = ["Store", "Columns", "DEFAULT_DB", "ENV_DB"]
 
 DEFAULT_DB = "maestro_nb.duckdb"
 ENV_DB = "MAESTRO_NB_DB"
@@ -347,14 +347,15 @@ class Store:
         """Append many rows (in the table's column order) at once."""
         self.append_together([(table, rows)])
 
-    def append_together(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
-        """Append to several tables in one transaction: a crash keeps all of it or none."""
+    def append_together(self, batches: Sequence[tuple[str, list[tuple] | Columns]]) -> None:
+        """Append to several tables in one transaction: a crash keeps all of it or none. Each
+        batch is a list of rows or their Columns."""
         prepared = _prepared(batches)
         if not prepared and not self.small.staged:
             return
         self._write(prepared, with_small=True)
 
-    def append_behind(self, batches: Sequence[tuple[str, list[tuple]]]) -> Future[None]:
+    def append_behind(self, batches: Sequence[tuple[str, list[tuple] | Columns]]) -> Future[None]:
         """`append_together` on the store's writer thread: the rows are converted here (that
         needs the GIL), and DuckDB inserts and commits them without it while the caller goes on.
         Every later statement, on any thread, waits for this write first. Rows that name staged
@@ -437,7 +438,7 @@ _FEW_ROWS = 4
 _FEW_ROWS_BEFORE_ARROW = 64
 
 
-def _by_parameters(rows: list[tuple]) -> bool:
+def _by_parameters(rows: list[tuple] | Columns) -> bool:
     return len(rows) <= (_FEW_ROWS if "pyarrow" in sys.modules else _FEW_ROWS_BEFORE_ARROW)
 
 
@@ -474,17 +475,65 @@ class _StoreLock:
         self._lock.release()
 
 
-def _prepared(batches: Sequence[tuple[str, list[tuple]]]) -> list[tuple[str, Any]]:
+class Columns:
+    """A batch of rows given column by column, in the table's column order: the journal's
+    bulk path. It becomes an Arrow table without a tuple per row, and without `zip(*rows)`,
+    whose iterator per row makes the garbage collector run over and over. Iterating it gives
+    the rows, as a list batch would."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: list[Sequence[Any]]):
+        self.columns = columns  # each a list, or a range (a seq column)
+
+    @classmethod
+    def of_rows(cls, rows: list[tuple]) -> Columns:
+        return cls([list(column) for column in zip(*rows)])
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def __iter__(self) -> Iterator[tuple]:
+        return zip(*self.columns)
+
+    def __add__(self, other: Columns | list[tuple]) -> Columns:
+        if not other:
+            return self
+        if not self:
+            return other if isinstance(other, Columns) else Columns.of_rows(other)
+        other = other if isinstance(other, Columns) else Columns.of_rows(other)
+        return Columns([[*mine, *theirs] for mine, theirs in zip(self.columns, other.columns)])
+
+    def __radd__(self, other: list[tuple]) -> Columns:
+        return Columns.of_rows(other) + self if other else self
+
+    def __repr__(self) -> str:
+        return f"<Columns: {len(self)} rows of {len(self.columns)} columns>"
+
+
+def _prepared(batches: Sequence[tuple[str, list[tuple] | Columns]]) -> list[tuple[str, Any]]:
     """The non-empty batches, each as its rows (few: bound as parameters) or an Arrow table."""
-    return [(table, rows if _by_parameters(rows) else _arrow_table(table, rows)) for table, rows in batches if rows]
+    return [(table, list(rows) if _by_parameters(rows) else _arrow_table(table, rows))
+            for table, rows in batches if rows]
 
 
-def _arrow_table(table: str, rows: list[tuple]) -> Any:
+def _arrow_table(table: str, rows: list[tuple] | Columns) -> Any:
     import pyarrow as pa
 
     schema = _SCHEMAS[table]
-    arrays = [pa.array(col, type=field.type) for field, col in zip(schema, zip(*rows))]
+    columns = rows.columns if isinstance(rows, Columns) else zip(*rows)
+    arrays = [_arrow_array(column, field.type) for field, column in zip(schema, columns)]
     return pa.table(arrays, schema=schema)
+
+
+def _arrow_array(column: Sequence[Any], kind: Any) -> Any:
+    import pyarrow as pa
+
+    if type(column) is range:  # numbered rows: made at once, not converted number by number
+        import numpy as np
+
+        return pa.array(np.arange(column.start, column.stop, column.step, dtype=np.int64), type=kind)
+    return pa.array(column, type=kind)
 
 
 def _schemas() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from maestro_nb.store import store as store_module
-from maestro_nb.store.store import Store
+from maestro_nb.store.store import Columns, Store
 
 
 def attempt_row(seq: int) -> tuple:
@@ -51,17 +51,32 @@ class Recording:
 def test_rows_by_parameters_and_through_arrow_store_the_same_values(tmp_path, monkeypatch, count: int) -> None:
     attempts = [attempt_row(seq) for seq in range(count)]
     events = [event_row(seq) for seq in range(count)]
+    numbered = Columns.of_rows(attempts)
+    numbered.columns[0] = range(2**40, 2**40 + count)  # the journal numbers its rows with a range
     stored = {}
-    for way, few_rows in (("parameters", 10**6), ("arrow", 0)):
-        monkeypatch.setattr(store_module, "_FEW_ROWS", few_rows)
-        monkeypatch.setattr(store_module, "_FEW_ROWS_BEFORE_ARROW", few_rows)
-        store = Store(tmp_path / f"{way}.duckdb")
-        try:
-            store.append_together([("attempt_log", attempts), ("event_log", events)])
-            stored[way] = [store.rows(f"SELECT * FROM {table} ORDER BY seq") for table in ("attempt_log", "event_log")]
-        finally:
-            store.close()
-    assert stored["parameters"] == stored["arrow"] == [attempts, events]
+    for given, batch in (("rows", attempts), ("columns", numbered)):
+        for way, few_rows in (("parameters", 10**6), ("arrow", 0)):
+            monkeypatch.setattr(store_module, "_FEW_ROWS", few_rows)
+            monkeypatch.setattr(store_module, "_FEW_ROWS_BEFORE_ARROW", few_rows)
+            store = Store(tmp_path / f"{given}-{way}.duckdb")
+            try:
+                store.append_together([("attempt_log", batch), ("event_log", events)])
+                stored[given, way] = [store.rows(f"SELECT * FROM {table} ORDER BY seq")
+                                      for table in ("attempt_log", "event_log")]
+            finally:
+                store.close()
+    assert all(tables == [attempts, events] for tables in stored.values()), stored.keys()
+
+
+def test_columns_read_as_their_rows_and_join_with_rows_in_order() -> None:
+    rows = [attempt_row(seq) for seq in range(6)]
+    first, second = Columns.of_rows(rows[:2]), Columns.of_rows(rows[2:4])
+    assert list(first) == rows[:2] and len(first) == 2 and bool(Columns([])) is False
+    assert list(first + second) == rows[:4]
+    assert list(first + rows[2:6]) == list(rows[:2] + second + rows[4:]) == rows
+    assert list(Columns([]) + rows[:2]) == list([] + first) == list(first + []) == rows[:2]
+    numbered = Columns([range(3, 5), ["a", "b"]]) + Columns([range(5, 6), ["c"]])
+    assert list(numbered) == [(3, "a"), (4, "b"), (5, "c")]
 
 
 def test_a_few_rows_go_in_by_parameters_and_many_through_arrow(tmp_path) -> None:
