@@ -7,13 +7,11 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ..errors import ParamError
-from ..models.definition import StepDefinition
+from ..models.definition import PLAIN, StepDefinition
 from ..models.expressions import Expression
 from ..store.values import ValueCodec
 
 __all__ = ["Binder", "evaluate_value", "check_loop_params"]
-
-PLAIN = frozenset({int, float, str, bool, type(None)})
 
 
 def check_loop_params(codec: ValueCodec, step: StepDefinition, loop_params: Mapping[str, Any]) -> None:

@@ -60,7 +60,7 @@ class Journal:
         Params None: the same as the loop params (a step bound to them alone)."""
         inst = a.instance
         loop_params, params = a.loop_params, a.params
-        plain = PLAIN.issuperset(map(type, loop_params.values()))
+        plain = a.node.plain_loops or PLAIN.issuperset(map(type, loop_params.values()))
         loop = self.codec.encode_params(loop_params) if plain else dict(loop_params)
         if params == loop_params and (len(params) < 2 or list(params) == list(loop_params)):
             bound = None
@@ -71,7 +71,7 @@ class Journal:
         error = a.error
         return (
             inst.workflow, inst.instance_id, inst.run_id, a.node.step.id, a.iteration, loop, a.number,
-            a.status.value, a.pause_point, sorted(a.paused_by) if a.paused_by else None, bound, a.output,
+            a.status._value_, a.pause_point, sorted(a.paused_by) if a.paused_by else None, bound, a.output,
             None if error is None else clean_text(error.message), a.transition_names(), tuple(a.times),
             None if error is None else clean_text(error.type),
             None if error is None else clean_text(error.traceback),

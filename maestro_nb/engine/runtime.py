@@ -164,7 +164,7 @@ class Node:
     __slots__ = (
         "step", "frame", "status", "space", "total", "next_index", "active", "finished",
         "outcomes", "outputs", "live", "children", "waiting", "blocked", "failure",
-        "output_given", "released", "dispatching", "ended", "first_error",
+        "output_given", "released", "dispatching", "ended", "first_error", "refill_at", "plain_loops",
     )
 
     def __init__(self, step: StepDefinition, frame: Frame):
@@ -185,6 +185,8 @@ class Node:
         self.failure: StepStatus | None = None
         self.released: deque[Attempt] = deque()  # resumed attempts waiting for a slot
         self.dispatching = False  # the dispatch loop is running: a freed slot is its to fill
+        self.refill_at = 0  # an iteration ending leaves `active` at most this: fill the window (see _window)
+        self.plain_loops = False  # every iteration's loop params are plain values (no check per attempt)
         self.output_given = False
         self.ended: dict[StepStatus, int] = {}  # finished iterations by their last status
         self.first_error: tuple[int, Failure] | None = None  # (index, error) of the first failed iteration

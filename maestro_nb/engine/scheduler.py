@@ -20,7 +20,7 @@ from ..models.definition import FailureMode
 from ..models.failure import Failure, type_name
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
-from .binding import Binder, check_loop_params
+from .binding import PLAIN, Binder, check_loop_params
 from .breakpoints import BreakpointIndex
 from .controls import MISSING, PauseControls
 from .executors import Executor, InlineExecutor
@@ -125,6 +125,8 @@ class Scheduler(Journal, PauseControls):
                 return
         else:
             node.total = 1
+        node.plain_loops = (node.space is None or node.space.plain) and PLAIN.issuperset(
+            map(type, frame.loop_params.values()))
         node.outcomes = bytearray(node.total)
         node.outputs = [None] * node.total
         if node.total == 0:
@@ -152,8 +154,16 @@ class Scheduler(Journal, PauseControls):
         self._finish_node(node, status)
 
     def _window(self, node: Node) -> int:
+        """How many attempts the node may have under way; sets the count at which an ending
+        one makes room for more (with no concurrency limit, only once a quarter is free: the
+        window is filled a batch at a time, not one attempt per ending)."""
         limit = node.step.foreach.concurrency if node.step.foreach is not None else None
-        return limit or max(DEFAULT_WINDOW, getattr(self.executor, "window", 0))  # a cluster may want more
+        if limit:
+            node.refill_at = limit - 1
+            return limit
+        window = max(DEFAULT_WINDOW, getattr(self.executor, "window", 0))  # a cluster may want more
+        node.refill_at = window - window // 4
+        return window
 
     def _dispatch(self, node: Node) -> None:
         """Create attempts (or child frames) for the next iterations the window allows.
@@ -325,7 +335,7 @@ class Scheduler(Journal, PauseControls):
             a.transition(S.FATALLY_FAILED)
             self._attempt_failed(a, retry=False)
             return
-        if self._check(a, "before"):
+        if (self.breakpoints.by_id or instance.step_traps) and self._check(a, "before"):
             return
         a.transition(S.RUNNING)
         self._run(a, call, step.kind)
@@ -361,7 +371,8 @@ class Scheduler(Journal, PauseControls):
         what the executor will call."""
         step = a.node.step
         scope = a.scope
-        check_loop_params(self.codec, step, a.loop_params)
+        if not a.node.plain_loops:
+            check_loop_params(self.codec, step, a.loop_params)
         given = {n: a.params[n] for n in a.changed if n in a.params} if a.changed else None
         if step.kind == "run":
             fn = self.namespace.get(step.target)
@@ -467,7 +478,7 @@ class Scheduler(Journal, PauseControls):
             return
         if ok:
             a.output = value
-            if self._check(a, "after"):
+            if self.breakpoints.by_id and self._check(a, "after"):  # no breakpoint: nothing to match
                 return
             self._succeed(a)
         elif isinstance(value, PlatformError):  # its worker died, or the cluster went away
@@ -585,7 +596,7 @@ class Scheduler(Journal, PauseControls):
             node.failure = S.STOPPED
         if node.finished == node.total:
             self._finish_node(node, self._aggregate(node))
-        else:
+        elif node.released or (node.active <= node.refill_at and node.next_index < node.total):
             self._dispatch(node)
 
     def _aggregate(self, node: Node) -> StepStatus:
@@ -764,7 +775,7 @@ class Scheduler(Journal, PauseControls):
                     self.handle(inbox.get())
                 if (self._dirty or self._ended) and (
                     (self._pause_pending and not ready)
-                    or self.unflushed >= FLUSH_ROWS
+                    or len(self._dirty) + len(self._ended) >= FLUSH_ROWS  # `unflushed`, without a call per attempt
                     or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
                 ):
                     self.flush(behind=WRITE_BEHIND)  # the run goes on while DuckDB writes

@@ -144,6 +144,9 @@ def _length(values: list[Any] | tuple[Any, ...] | range) -> int:
         return max(0, -((values.start - values.stop) // values.step))
 
 
+PLAIN = frozenset({int, float, str, bool, type(None)})  # the types of plain values: stored as they are
+
+
 @dataclass(frozen=True)
 class IterationSpace:
     """Iterations of one foreach, decoded from an index in mixed radix (never materialized)."""
@@ -152,10 +155,16 @@ class IterationSpace:
     items: tuple[dict[str, Any], ...] | None
     size: int = field(init=False, repr=False, compare=False)
     _single: tuple[str, Any] | None = field(init=False, repr=False, compare=False)
+    plain: bool = field(init=False, repr=False, compare=False)  # every loop value is a plain value
 
     def __post_init__(self) -> None:
         size = len(self.items) if self.items is not None else math.prod(len(values) for _, values in self.axes)
         object.__setattr__(self, "size", size)  # computed once: loop_params checks it per iteration
+        if self.items is not None:
+            plain = all(PLAIN.issuperset(map(type, item.values())) for item in self.items)
+        else:
+            plain = all(type(values) is range or PLAIN.issuperset(map(type, values)) for _, values in self.axes)
+        object.__setattr__(self, "plain", plain)  # checked once here, not for every attempt
         # A foreach over one loop param, the usual sweep: its value is the index's own.
         object.__setattr__(self, "_single", self.axes[0] if self.items is None and len(self.axes) == 1 else None)
 

@@ -189,6 +189,21 @@ def test_spec_example_foreach_cross_product(spec: WorkflowDefinition) -> None:
     assert "foreach lr, depth" in train.label
 
 
+@pytest.mark.parametrize(("axes", "items", "plain"), [
+    ((("i", range(10**12)),), None, True),
+    ((("lr", [0.1, 1]), ("name", ("a", None, True))), None, True),
+    ((("lr", [0.1, 1]), ("grid", [1, [2, 3]])), None, False),
+    ((("x", [{1, 2}]),), None, False),
+    ((), ({"a": 1, "b": "x"}, {"a": 2.5, "b": None}), True),
+    ((), ({"a": 1}, {"a": (1, 2)}), False),
+])
+def test_a_space_knows_whether_every_loop_value_is_plain(axes, items, plain: bool) -> None:
+    space = IterationSpace(axes, items)
+    assert space.plain is plain
+    assert plain is all(type(v) in (int, float, str, bool, type(None))
+                        for index in range(min(len(space), 4)) for v in space.loop_params(index).values())
+
+
 @pytest.mark.parametrize("index", [-1, 9, 100])
 def test_iteration_index_out_of_range(spec: WorkflowDefinition, index: int) -> None:
     space = spec.step("train").foreach.expand({})
