@@ -167,7 +167,7 @@ class Journal:
         self._writing = None
 
     def _rows(self, records: list[tuple], instances: list[Instance], events: list[tuple],
-              marks: list[tuple]) -> list[tuple[str, list[tuple]]]:
+              marks: list[tuple]) -> list[tuple[str, list[tuple] | Columns]]:
         """A flush's rows, numbered, by table: always these three tables, in this order (the
         attempts as Columns)."""
         attempts = Columns([])
