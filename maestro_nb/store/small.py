@@ -13,6 +13,7 @@ by the next flush, which stages it anew).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .frames import index_levels, with_index_columns
@@ -266,21 +267,18 @@ def _snapshot(value: Any, index: dict[str, Any] | None = None) -> _Snapshot | No
     import pyarrow as pa
 
     names, columns, types, content = [], [], [], []
-    # One Series per column is the cheapest public way to the values; the names come with them
-    # (looking each column up by its name costs as much again).
-    items = value.items() if index is None else [*index_levels(value, index), *value.items()]
-    for name, series in items:
-        dtype = series.dtype
+    for name, values in _column_values(value, index):
+        dtype = values.dtype
         if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:
-            column = series.to_numpy().tobytes()  # one copy: immutable, and hashed as it is
+            column = np.asarray(values).tobytes()  # one copy: immutable, and hashed as it is
             content.append(column)
         else:
             if isinstance(dtype, pd.StringDtype):
-                column = series.array.__arrow_array__()  # pandas' own Arrow data: no copy, immutable
+                column = values.__arrow_array__()  # pandas' own Arrow data: no copy, immutable
                 content.append(tuple(column.to_pylist()))  # its strings: exact however it is sliced
             elif dtype == object:
                 try:
-                    column = pa.array(series.to_numpy(), from_pandas=True)
+                    column = pa.array(values, from_pandas=True)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
                     raise _NotArrow() from None
                 content.append(tuple(b if b is None else b.to_pybytes() for b in column.buffers()))
@@ -293,6 +291,20 @@ def _snapshot(value: Any, index: dict[str, Any] | None = None) -> _Snapshot | No
     if not all(type(name) is str for name in names) or len(set(names)) < len(names) or ID_COLUMN in names:
         return None
     return _Snapshot(names, columns, (tuple(names), tuple(types)), hash(tuple(content)))
+
+
+def _column_values(value: Any, index: dict[str, Any] | None) -> Iterator[tuple[Any, Any]]:
+    """(name, values) of each column of a DataFrame (after the columns that hold its `index`):
+    a numpy array, or pandas' extension array for an extension dtype."""
+    if index is None and hasattr(value, "_iter_column_arrays"):
+        # pandas' own arrays of the columns, in order: about 2.5 us for a 5x3 frame, where one
+        # Series per column (`items()`, the public way) costs about 37.
+        return zip(list(value.columns), value._iter_column_arrays())
+    import numpy as np
+
+    items = value.items() if index is None else [*index_levels(value, index), *value.items()]
+    return ((name, series.to_numpy() if isinstance(series.dtype, np.dtype) else series.array)
+            for name, series in items)
 
 
 def _concat(parts: list[Any], dtype: Any) -> Any:

@@ -294,3 +294,26 @@ def test_a_stored_frame_is_remembered_by_one_weak_reference(store):
         known = store.small._known[id(frame)]
         assert isinstance(known, weakref.ref) and known() is frame
         assert not gc.is_tracked(known.content) and not gc.is_tracked(known.name)
+
+
+@pytest.mark.parametrize("frame", [
+    frame_for(3),
+    pd.DataFrame({"t": pd.to_datetime(["2024-01-01", None]), "d": pd.to_timedelta([1, 2], unit="s"),
+                  "o": np.array([b"x", None], dtype=object), "c": pd.Categorical(["a", "b"])}),
+    pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})[["b", "a"]],  # a frame taken out of another
+    pd.DataFrame(np.arange(6).reshape(2, 3), columns=["x", "y", "z"]),  # one 2D block
+    pd.DataFrame({1: [1], "1": ["one"]}),
+])
+def test_a_frames_columns_are_read_as_its_series_give_them(frame):
+    """The snapshot reads pandas' own column arrays (far cheaper than a Series per column):
+    they must be the values, names, types and order `items()` gives."""
+    from maestro_nb.store.small import _column_values
+
+    read = list(_column_values(frame, None))
+    assert [name for name, _ in read] == list(frame.columns)
+    for (_, values), (_, series) in zip(read, frame.items()):
+        assert values.dtype == series.dtype
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "biufMm":
+            assert np.asarray(values).tobytes() == series.to_numpy().tobytes()
+        else:
+            assert list(values) == list(series.array)
