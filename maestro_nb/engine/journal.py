@@ -13,10 +13,10 @@ from concurrent.futures import Future
 from operator import itemgetter
 from typing import Any
 
+from ..models.definition import PLAIN
 from ..store import Store, ValueCodec
 from ..store.store import Columns, now
 from ..store.values import clean_text, safe_json
-from .binding import PLAIN
 from .runtime import Attempt, Instance, Node, parent_ref
 
 __all__ = ["Journal"]
@@ -48,11 +48,6 @@ class Journal:
             attempt.queued = True
             self._dirty[attempt] = None
 
-    @property
-    def unflushed(self) -> int:
-        """How many attempt rows the next flush writes."""
-        return len(self._dirty) + len(self._ended)
-
     def _record(self, a: Attempt) -> tuple:
         """An attempt's row as it is now, but for its seq and the encoding of its output (done by
         the flush, which stages table outputs in its own transaction). Loop params and params of
@@ -69,6 +64,7 @@ class Journal:
         else:
             bound = dict(params)
         error = a.error
+        # `status._value_`: the member's own attribute, where `.value` is a property call.
         return (
             inst.workflow, inst.instance_id, inst.run_id, a.node.step.id, a.iteration, loop, a.number,
             a.status._value_, a.pause_point, sorted(a.paused_by) if a.paused_by else None, bound, a.output,

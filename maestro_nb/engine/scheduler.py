@@ -16,11 +16,11 @@ from functools import partial
 from typing import Any
 
 from ..errors import ExpressionError, MaestroError, PlatformError, StateError
-from ..models.definition import FailureMode
+from ..models.definition import PLAIN, FailureMode
 from ..models.failure import Failure, type_name
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
-from .binding import PLAIN, Binder, check_loop_params
+from .binding import Binder, check_loop_params
 from .breakpoints import BreakpointIndex
 from .controls import MISSING, PauseControls
 from .executors import Executor, InlineExecutor
@@ -153,17 +153,15 @@ class Scheduler(Journal, PauseControls):
                 self._fail_fast(node.frame.instance)
         self._finish_node(node, status)
 
-    def _window(self, node: Node) -> int:
-        """How many attempts the node may have under way; sets the count at which an ending
-        one makes room for more (with no concurrency limit, only once a quarter is free: the
-        window is filled a batch at a time, not one attempt per ending)."""
+    def _window(self, node: Node) -> tuple[int, int]:
+        """How many attempts the node may have under way, and how many at most when an ending
+        one makes room for more: with no concurrency limit, once a quarter is free (the window
+        is filled a batch at a time, not one attempt per ending)."""
         limit = node.step.foreach.concurrency if node.step.foreach is not None else None
         if limit:
-            node.refill_at = limit - 1
-            return limit
+            return limit, limit - 1
         window = max(DEFAULT_WINDOW, getattr(self.executor, "window", 0))  # a cluster may want more
-        node.refill_at = window - window // 4
-        return window
+        return window, window - window // 4
 
     def _dispatch(self, node: Node) -> None:
         """Create attempts (or child frames) for the next iterations the window allows.
@@ -184,7 +182,7 @@ class Scheduler(Journal, PauseControls):
         instance = node.frame.instance
         if instance.failing or instance.stopping:
             return
-        window = self._window(node)
+        window, node.refill_at = self._window(node)
         queue = self.ready if instance.held is None else instance.held
         self._take_released(node, queue, window)
         seeds = instance.seeds
@@ -775,7 +773,7 @@ class Scheduler(Journal, PauseControls):
                     self.handle(inbox.get())
                 if (self._dirty or self._ended) and (
                     (self._pause_pending and not ready)
-                    or len(self._dirty) + len(self._ended) >= FLUSH_ROWS  # `unflushed`, without a call per attempt
+                    or len(self._dirty) + len(self._ended) >= FLUSH_ROWS  # attempt rows the flush would write
                     or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
                 ):
                     self.flush(behind=WRITE_BEHIND)  # the run goes on while DuckDB writes

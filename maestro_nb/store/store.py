@@ -497,15 +497,15 @@ class Columns:
         return zip(*self.columns)
 
     def __add__(self, other: Columns | list[tuple]) -> Columns:
+        other = other if isinstance(other, Columns) else Columns.of_rows(other)
         if not other:
             return self
         if not self:
-            return other if isinstance(other, Columns) else Columns.of_rows(other)
-        other = other if isinstance(other, Columns) else Columns.of_rows(other)
+            return other
         return Columns([[*mine, *theirs] for mine, theirs in zip(self.columns, other.columns)])
 
     def __radd__(self, other: list[tuple]) -> Columns:
-        return Columns.of_rows(other) + self if other else self
+        return Columns.of_rows(other) + self
 
     def __repr__(self) -> str:
         return f"<Columns: {len(self)} rows of {len(self.columns)} columns>"
