@@ -22,6 +22,7 @@ from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
 from .binding import Binder, check_loop_params
 from .breakpoints import BreakpointIndex
+from .collector import RunCollections
 from .controls import MISSING, PauseControls
 from .executors import Executor, InlineExecutor
 from .journal import Journal
@@ -763,7 +764,16 @@ class Scheduler(Journal, PauseControls):
         Changes are flushed when a pause is pending and the ready queue has drained, every
         FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time. The inbox
         (results from workers, actions from other threads) is answered after every attempt.
+        What is alive at each of those timed flushes stays out of the garbage collector's full
+        collections until the drive ends (see `collector`).
         """
+        collections = RunCollections()
+        try:
+            self._drive(collections)
+        finally:
+            collections.ended()
+
+    def _drive(self, collections: RunCollections) -> None:
         ready = self.ready
         inbox = self.inbox
         while True:
@@ -777,6 +787,7 @@ class Scheduler(Journal, PauseControls):
                     or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
                 ):
                     self.flush(behind=WRITE_BEHIND)  # the run goes on while DuckDB writes
+                    collections.flushed()
             self.settle()
             if ready:  # settling (a sub-workflow ending) can make its parent's successors ready
                 continue
@@ -794,6 +805,7 @@ class Scheduler(Journal, PauseControls):
                     item = self.inbox.get()
             except queue.Empty:
                 self.flush()
+                collections.flushed()
                 continue
             self.handle(item)
         self.settle()
