@@ -71,7 +71,7 @@ class SmallTables:
         self._shapes: dict[str, tuple[int, str]] = {}  # Arrow schema text -> (shape id, table)
         self._next_id = 1
         self._ready = False
-        self._cache: dict[str, tuple[Any, dict[int, tuple[int, int]]]] = {}
+        self._cache: dict[str, _TableRead] = {}
 
     def _load(self) -> None:
         if self._ready:
@@ -206,22 +206,29 @@ class SmallTables:
         for item in self.staged:  # not written yet: read from memory
             if item.value_id == value_id:
                 return _frame(item)
-        found = self.store.rows("SELECT s.table_name FROM value_index AS v JOIN value_shapes AS s USING (shape_id)"
-                                " WHERE v.value_id = ?", [value_id]) if self._shapes else []
-        if not found:
-            return None
-        rows, where = self._read(found[0][0])
-        start, count = where.get(value_id, (0, 0))
-        found = rows.iloc[start:start + count].reset_index(drop=True)
-        for column in found.columns:  # as a query of this value alone: nullable only with a NULL in it
-            dtype = found[column].dtype
-            if hasattr(dtype, "numpy_dtype") and dtype.kind in "iub" and not found[column].isna().any():
-                found[column] = found[column].astype(dtype.numpy_dtype)
+        # A table read already says where its values are: results() of a sweep reads thousands
+        # of values of one table, and a query per value (~1 ms) cost more than all the rest.
+        # (A list: a write on the driving thread may clear the cache meanwhile.)
+        for read in list(self._cache.values()):
+            if value_id in read.where:
+                break
+        else:
+            found = self.store.rows("SELECT s.table_name FROM value_index AS v JOIN value_shapes AS s"
+                                    " USING (shape_id) WHERE v.value_id = ?", [value_id]) if self._shapes else []
+            if not found:
+                return None
+            read = self._read(found[0][0])
+        start, count = read.where.get(value_id, (0, 0))
+        found = read.rows.iloc[start:start + count].reset_index(drop=True)
+        for column in read.nullable:  # as a query of this value alone: nullable only with a NULL in it
+            values = found[column]
+            if not values.isna().any():
+                found[column] = values.astype(values.dtype.numpy_dtype)
         return found
 
-    def _read(self, table: str) -> tuple[Any, dict[int, tuple[int, int]]]:
-        """A shape table read whole once (results() reads many values of it), and where each
-        value's rows are in it; dropped when a write adds rows."""
+    def _read(self, table: str) -> _TableRead:
+        """A shape table read whole once (results() reads many values of it); dropped when a
+        write adds rows."""
         cached = self._cache.get(table)
         if cached is None:
             import numpy as np
@@ -230,8 +237,23 @@ class SmallTables:
                 frame = self.store.conn.execute(f"SELECT * FROM {table} ORDER BY {ID_COLUMN}, rowid").df()
             ids = frame.pop(ID_COLUMN).to_numpy()
             values, starts, counts = np.unique(ids, return_index=True, return_counts=True)
-            cached = self._cache[table] = (frame, dict(zip(values.tolist(), zip(starts.tolist(), counts.tolist()))))
+            nullable = [name for name, dtype in frame.dtypes.items()
+                        if hasattr(dtype, "numpy_dtype") and dtype.kind in "iub"]
+            cached = self._cache[table] = _TableRead(
+                frame, dict(zip(values.tolist(), zip(starts.tolist(), counts.tolist()))), nullable)
         return cached
+
+
+class _TableRead:
+    """A shape table as read: its rows, where each value's rows are (start, count), and the
+    columns of whole numbers or booleans that pandas read as nullable (a NULL somewhere)."""
+
+    __slots__ = ("rows", "where", "nullable")
+
+    def __init__(self, rows: Any, where: dict[int, tuple[int, int]], nullable: list[str]):
+        self.rows = rows
+        self.where = where
+        self.nullable = nullable
 
 
 class _NotArrow(Exception):

@@ -142,6 +142,42 @@ def test_a_value_without_nulls_reads_back_without_nullable_types_beside_one_with
         assert frame.output[0].a.isna().tolist() == [False, True]
 
 
+def test_whole_numbers_read_back_nullable_only_in_the_value_that_holds_a_null(tmp_path):
+    made = {0: pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "b": pd.array([True, None], dtype="boolean")}),
+            1: pd.DataFrame({"n": [3, 4], "b": [False, True]})}
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, 2, fn=lambda i: made[i])
+    with Engine(path, {}) as engine:
+        frame = engine.results("w", "t")
+        assert engine.sql("SELECT count(*) AS n FROM value_shapes").n[0] == 1  # both in one table
+        pd.testing.assert_frame_equal(frame.output[1], made[1])
+        assert str(frame.output[0].n.dtype) == "Int64" and frame.output[0].n.isna().tolist() == [False, True]
+        assert str(frame.output[0].b.dtype) == "boolean"
+
+
+def test_results_of_many_small_values_look_each_up_without_a_query(tmp_path, monkeypatch):
+    path = str(tmp_path / "s.duckdb")
+    namespace: dict = {}
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, 200)
+    with Engine(path, {}) as engine:
+        lookups = []
+        real_rows = Store.rows
+
+        def counted(self, query, *args, **kwargs):
+            if "value_index" in query:
+                lookups.append(query)
+            return real_rows(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(Store, "rows", counted)
+        frame = engine.results("w", "t")
+        assert len(lookups) <= 1, f"{len(lookups)} index queries for 200 values of one table"
+        for i in (0, 123, 199):
+            pd.testing.assert_frame_equal(frame.output[i], frame_for(i))
+
+
 def test_an_arrow_table_output_comes_back_as_arrow(tmp_path):
     namespace: dict = {}
     path = str(tmp_path / "s.duckdb")
