@@ -339,6 +339,8 @@ def test_a_stored_frame_is_remembered_by_one_weak_reference(store):
     pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5]})[["b", "a"]],  # a frame taken out of another
     pd.DataFrame(np.arange(6).reshape(2, 3), columns=["x", "y", "z"]),  # one 2D block
     pd.DataFrame({1: [1], "1": ["one"]}),
+    pd.DataFrame([[1, 2]], columns=pd.Index(["a", None], dtype="string[pyarrow]")),  # a label that is NA
+    pd.DataFrame([[1, 2]], columns=pd.Index(["a", "b"], dtype="large_string[pyarrow]")),
 ])
 def test_a_frames_columns_are_read_as_its_series_give_them(frame):
     """The snapshot reads pandas' own column arrays (far cheaper than a Series per column):
