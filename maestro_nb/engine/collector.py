@@ -2,12 +2,16 @@
 
 A sweep keeps every iteration's output alive (its node's outputs, the instance's output), and
 every full collection walks all of them: a run returning 30k small DataFrames spent a third of
-its time in the collector, more than in storing them. While a run is busy, each flush moves
-what is alive then into the collector's permanent generation (`gc.freeze`), so that later
-collections walk only what is newer; the end of the run puts it all back (`gc.unfreeze`).
+its time in the collector, more than in storing them. While a run drives, every few hundred
+attempts and at each timed flush, what is alive then moves into the collector's permanent
+generation (`gc.freeze`, a constant-time move of the generations' lists), so that later
+collections walk only what is newer; the end of the drive puts it all back (`gc.unfreeze`).
+At each flush alone, the collector still took 18 us per iteration of a sweep of small frames;
+every 256 attempts, 7.
 
 Objects freed by their reference count go at once, as always: only a reference cycle that was
-alive at a flush and becomes garbage during the run waits for the run's end to be collected.
+alive at one of those moments and becomes garbage during the run waits for the run's end to be
+collected.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ class RunCollections:
         self.frozen = False
 
     def flushed(self) -> None:
-        """A flush while busy: what is alive now is old, and stays out of later collections."""
+        """What is alive now is old (a flush while busy, or attempts started): it stays out of
+        later collections."""
         if self.allowed:
             gc.freeze()
             self.frozen = True

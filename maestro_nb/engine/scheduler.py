@@ -52,6 +52,7 @@ S = StepStatus
 DEFAULT_WINDOW = 64  # attempts created ahead per foreach without a concurrency limit
 FLUSH_INTERVAL = 0.5  # seconds between flushes while a run is busy
 FLUSH_ROWS = 50_000
+ATTEMPTS_PER_FREEZE = 256  # attempts started between two moves of what is alive out of the collector's way
 WRITE_BEHIND = True  # a flush while busy is written by the store's writer thread (Store.append_behind)
 
 
@@ -764,8 +765,8 @@ class Scheduler(Journal, PauseControls):
         Changes are flushed when a pause is pending and the ready queue has drained, every
         FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time. The inbox
         (results from workers, actions from other threads) is answered after every attempt.
-        What is alive at each of those timed flushes stays out of the garbage collector's full
-        collections until the drive ends (see `collector`).
+        What is alive every ATTEMPTS_PER_FREEZE attempts and at each timed flush stays out of the
+        garbage collector's collections until the drive ends (see `collector`).
         """
         collections = RunCollections()
         try:
@@ -776,9 +777,14 @@ class Scheduler(Journal, PauseControls):
     def _drive(self, collections: RunCollections) -> None:
         ready = self.ready
         inbox = self.inbox
+        started = 0
         while True:
             while ready:
                 self._start_attempt(ready.popleft())
+                started += 1
+                if started >= ATTEMPTS_PER_FREEZE:
+                    started = 0
+                    collections.flushed()
                 while not inbox.empty():  # results and actions are answered between attempts, not at the end
                     self.handle(inbox.get())
                 if (self._dirty or self._ended) and (

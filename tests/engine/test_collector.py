@@ -81,3 +81,18 @@ def test_an_interrupted_run_unfreezes_what_it_froze(engine, namespace, busy):
     with pytest.raises(KeyboardInterrupt):
         engine.run("w")
     assert counts[-1] > 0 and gc.get_freeze_count() == 0
+
+
+def test_a_run_between_flushes_freezes_every_few_attempts(engine, namespace, monkeypatch):
+    assert gc.get_freeze_count() == 0
+    monkeypatch.setattr(scheduler_module, "FLUSH_INTERVAL", 3600)  # no timed flush during the run
+    monkeypatch.setattr(scheduler_module, "ATTEMPTS_PER_FREEZE", 3)
+    counts = []
+    namespace["step"] = lambda i: counts.append(gc.get_freeze_count())
+    engine.define("w", {"steps": [{"id": "s", "foreach": {"i": list(range(8))}, "run": "step"}]})
+    try:
+        engine.run("w")
+        assert counts[:3] == [0, 0, 0] and all(count > 0 for count in counts[3:]), counts
+        assert gc.get_freeze_count() == 0, "the run left objects frozen"
+    finally:
+        gc.unfreeze()
