@@ -1,13 +1,13 @@
-"""Keeping a busy run's live objects out of the garbage collector's full collections.
+"""Keeping a run's live objects out of the garbage collector's collections.
 
 A sweep keeps every iteration's output alive (its node's outputs, the instance's output), and
 every full collection walks all of them: a run returning 30k small DataFrames spent a third of
 its time in the collector, more than in storing them. While a run drives, every few hundred
-attempts and at each timed flush, what is alive then moves into the collector's permanent
-generation (`gc.freeze`, a constant-time move of the generations' lists), so that later
-collections walk only what is newer; the end of the drive puts it all back (`gc.unfreeze`).
-At each flush alone, the collector still took 18 us per iteration of a sweep of small frames;
-every 256 attempts, 7.
+attempts started, what is alive then moves into the collector's permanent generation
+(`gc.freeze`, a constant-time move of the generations' lists), so that later collections walk
+only what is newer; the end of the drive puts it all back (`gc.unfreeze`). Freezing at each
+flush (every 0.5 s) left the collector 18 us per iteration of a sweep of small frames; every
+256 attempts, 7.
 
 Objects freed by their reference count go at once, as always: only a reference cycle that was
 alive at one of those moments and becomes garbage during the run waits for the run's end to be
@@ -32,9 +32,8 @@ class RunCollections:
         self.allowed = gc.isenabled() and gc.get_freeze_count() == 0
         self.frozen = False
 
-    def flushed(self) -> None:
-        """What is alive now is old (a flush while busy, or attempts started): it stays out of
-        later collections."""
+    def freeze_alive(self) -> None:
+        """What is alive now is old: it stays out of later collections until the drive ends."""
         if self.allowed:
             gc.freeze()
             self.frozen = True

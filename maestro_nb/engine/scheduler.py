@@ -765,8 +765,8 @@ class Scheduler(Journal, PauseControls):
         Changes are flushed when a pause is pending and the ready queue has drained, every
         FLUSH_INTERVAL seconds while busy, and at quiescence: never one row at a time. The inbox
         (results from workers, actions from other threads) is answered after every attempt.
-        What is alive every ATTEMPTS_PER_FREEZE attempts and at each timed flush stays out of the
-        garbage collector's collections until the drive ends (see `collector`).
+        What is alive every ATTEMPTS_PER_FREEZE attempts started stays out of the garbage
+        collector's collections until the drive ends (see `collector`).
         """
         collections = RunCollections()
         try:
@@ -784,7 +784,7 @@ class Scheduler(Journal, PauseControls):
                 started += 1
                 if started >= ATTEMPTS_PER_FREEZE:
                     started = 0
-                    collections.flushed()
+                    collections.freeze_alive()
                 while not inbox.empty():  # results and actions are answered between attempts, not at the end
                     self.handle(inbox.get())
                 if (self._dirty or self._ended) and (
@@ -793,7 +793,6 @@ class Scheduler(Journal, PauseControls):
                     or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
                 ):
                     self.flush(behind=WRITE_BEHIND)  # the run goes on while DuckDB writes
-                    collections.flushed()
             self.settle()
             if ready:  # settling (a sub-workflow ending) can make its parent's successors ready
                 continue
@@ -811,7 +810,6 @@ class Scheduler(Journal, PauseControls):
                     item = self.inbox.get()
             except queue.Empty:
                 self.flush()
-                collections.flushed()
                 continue
             self.handle(item)
         self.settle()

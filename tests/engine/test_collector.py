@@ -1,5 +1,5 @@
-"""A busy run keeps what is alive at each flush out of the garbage collector's full collections,
-and puts it back when it ends, however it ends."""
+"""A run keeps what is alive every few hundred attempts out of the garbage collector's
+collections, and puts it back when it ends, however it ends."""
 
 from __future__ import annotations
 
@@ -20,15 +20,16 @@ class Node:
 
 
 @pytest.fixture
-def busy(monkeypatch):
-    """Every attempt is followed by a flush while busy; the process starts with nothing frozen."""
+def freezing(monkeypatch):
+    """What is alive is frozen after every attempt started; the process starts with nothing
+    frozen, and ends so."""
     assert gc.get_freeze_count() == 0
-    monkeypatch.setattr(scheduler_module, "FLUSH_INTERVAL", 0)
+    monkeypatch.setattr(scheduler_module, "ATTEMPTS_PER_FREEZE", 1)
     yield
     gc.unfreeze()
 
 
-def test_a_busy_run_freezes_what_it_holds_and_unfreezes_it_when_it_ends(engine, namespace, busy):
+def test_a_busy_run_freezes_what_it_holds_and_unfreezes_it_when_it_ends(engine, namespace, freezing):
     counts, cycle = [], []
 
     def step(i):
@@ -37,7 +38,7 @@ def test_a_busy_run_freezes_what_it_holds_and_unfreezes_it_when_it_ends(engine, 
             cycle.append(Node())
         elif i == 2:
             dead = weakref.ref(cycle.pop())
-            gc.collect()  # the cycle was alive at a flush: no collection during the run frees it
+            gc.collect()  # the cycle was alive at a freeze: no collection during the run frees it
             cycle.append(dead)
         return i
 
@@ -54,7 +55,7 @@ def test_a_busy_run_freezes_what_it_holds_and_unfreezes_it_when_it_ends(engine, 
     assert dead() is None, "a cycle that died during the run is not collected after it"
 
 
-def test_a_run_leaves_what_others_froze_as_it_was(engine, namespace, busy):
+def test_a_run_leaves_what_others_froze_as_it_was(engine, namespace, freezing):
     frozen = Node()
     dead = weakref.ref(frozen)
     gc.freeze()  # as a server does before it forks
@@ -68,7 +69,7 @@ def test_a_run_leaves_what_others_froze_as_it_was(engine, namespace, busy):
     assert max(counts) <= counts[0], "the run froze objects beside another's"
 
 
-def test_an_interrupted_run_unfreezes_what_it_froze(engine, namespace, busy):
+def test_an_interrupted_run_unfreezes_what_it_froze(engine, namespace, freezing):
     counts = []
 
     def step(i):
@@ -83,16 +84,11 @@ def test_an_interrupted_run_unfreezes_what_it_froze(engine, namespace, busy):
     assert counts[-1] > 0 and gc.get_freeze_count() == 0
 
 
-def test_a_run_between_flushes_freezes_every_few_attempts(engine, namespace, monkeypatch):
-    assert gc.get_freeze_count() == 0
-    monkeypatch.setattr(scheduler_module, "FLUSH_INTERVAL", 3600)  # no timed flush during the run
+def test_a_run_freezes_once_every_few_attempts(engine, namespace, freezing, monkeypatch):
     monkeypatch.setattr(scheduler_module, "ATTEMPTS_PER_FREEZE", 3)
     counts = []
     namespace["step"] = lambda i: counts.append(gc.get_freeze_count())
     engine.define("w", {"steps": [{"id": "s", "foreach": {"i": list(range(8))}, "run": "step"}]})
-    try:
-        engine.run("w")
-        assert counts[:3] == [0, 0, 0] and all(count > 0 for count in counts[3:]), counts
-        assert gc.get_freeze_count() == 0, "the run left objects frozen"
-    finally:
-        gc.unfreeze()
+    engine.run("w")
+    assert counts[:3] == [0, 0, 0] and all(count > 0 for count in counts[3:]), counts
+    assert gc.get_freeze_count() == 0, "the run left objects frozen"
