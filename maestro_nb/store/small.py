@@ -333,10 +333,11 @@ def _column_names(columns: Any) -> list[Any]:
     """A column Index's labels as a list. pandas keeps text labels in Arrow: read there they
     cost about 2 us for three, where iterating the Index (one Python call per label) costs 5."""
     data = getattr(columns._values, "_pa_array", None)
-    if data is not None and type(data).__name__ == "ChunkedArray" and not data.null_count:  # NA: as pandas gives it
+    if data is not None:  # pyarrow is loaded: pandas made this array with it
         import pyarrow as pa
 
-        if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
+        if isinstance(data, pa.ChunkedArray) and not data.null_count and (  # NA: as pandas gives it
+                pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
             return data.to_pylist()
     return list(columns)
 

@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import weakref
+from contextlib import contextmanager
 
 import duckdb
 import numpy as np
@@ -28,6 +29,18 @@ def sweep(engine: Engine, namespace: dict, n: int, fn=frame_for) -> None:
     namespace["make"] = fn
     engine.define("w", {"steps": [{"id": "t", "foreach": {"i": f"${{range({n})}}"}, "run": "make"}]})
     assert engine.run("w").status.value == "SUCCEEDED"
+
+
+@contextmanager
+def reopened(tmp_path, n: int, fn=frame_for):
+    """An engine on a file that a sweep of `n` iterations of `fn` was stored in, by another
+    engine closed since: what it reads comes from the file."""
+    namespace: dict = {}
+    path = str(tmp_path / "s.duckdb")
+    with Engine(path, namespace) as engine:
+        sweep(engine, namespace, n, fn)
+    with Engine(path, {}) as engine:
+        yield engine
 
 
 def test_small_frames_share_one_table_and_come_back_equal_after_reopening(tmp_path):
@@ -91,11 +104,7 @@ def test_frames_of_mixed_shapes_and_types_come_back_as_themselves(tmp_path):
         4: pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2024-01-02"])}),
         5: pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}),  # an extension dtype
     }
-    namespace: dict = {}
-    path = str(tmp_path / "s.duckdb")
-    with Engine(path, namespace) as engine:
-        sweep(engine, namespace, 6, fn=lambda i: made[i])
-    with Engine(path, {}) as engine:
+    with reopened(tmp_path, 6, lambda i: made[i]) as engine:
         frame = engine.results("w", "t")
         for i in (0, 1, 2, 4):
             pd.testing.assert_frame_equal(frame.output[i], made[i], check_dtype=False)
@@ -132,11 +141,7 @@ def test_a_failed_write_stores_no_small_value_and_the_next_flush_does(tmp_path, 
 
 def test_a_value_without_nulls_reads_back_without_nullable_types_beside_one_with_them(tmp_path):
     made = {0: pd.DataFrame({"a": [1.0, None], "n": [1, 2]}), 1: pd.DataFrame({"a": [1.0, 2.0], "n": [3, 4]})}
-    namespace: dict = {}
-    path = str(tmp_path / "s.duckdb")
-    with Engine(path, namespace) as engine:
-        sweep(engine, namespace, 2, fn=lambda i: made[i])
-    with Engine(path, {}) as engine:
+    with reopened(tmp_path, 2, lambda i: made[i]) as engine:
         frame = engine.results("w", "t")
         pd.testing.assert_frame_equal(frame.output[1], made[1])
         assert frame.output[0].a.isna().tolist() == [False, True]
@@ -145,11 +150,7 @@ def test_a_value_without_nulls_reads_back_without_nullable_types_beside_one_with
 def test_whole_numbers_read_back_nullable_only_in_the_value_that_holds_a_null(tmp_path):
     made = {0: pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "b": pd.array([True, None], dtype="boolean")}),
             1: pd.DataFrame({"n": [3, 4], "b": [False, True]})}
-    namespace: dict = {}
-    path = str(tmp_path / "s.duckdb")
-    with Engine(path, namespace) as engine:
-        sweep(engine, namespace, 2, fn=lambda i: made[i])
-    with Engine(path, {}) as engine:
+    with reopened(tmp_path, 2, lambda i: made[i]) as engine:
         frame = engine.results("w", "t")
         assert engine.sql("SELECT count(*) AS n FROM value_shapes").n[0] == 1  # both in one table
         pd.testing.assert_frame_equal(frame.output[1], made[1])
@@ -158,11 +159,7 @@ def test_whole_numbers_read_back_nullable_only_in_the_value_that_holds_a_null(tm
 
 
 def test_results_of_many_small_values_look_each_up_without_a_query(tmp_path, monkeypatch):
-    path = str(tmp_path / "s.duckdb")
-    namespace: dict = {}
-    with Engine(path, namespace) as engine:
-        sweep(engine, namespace, 200)
-    with Engine(path, {}) as engine:
+    with reopened(tmp_path, 200) as engine:
         lookups = []
         real_rows = Store.rows
 
@@ -179,11 +176,7 @@ def test_results_of_many_small_values_look_each_up_without_a_query(tmp_path, mon
 
 
 def test_an_arrow_table_output_comes_back_as_arrow(tmp_path):
-    namespace: dict = {}
-    path = str(tmp_path / "s.duckdb")
-    with Engine(path, namespace) as engine:
-        sweep(engine, namespace, 2, fn=lambda i: pa.table({"a": [i, None], "b": ["p", "q"]}))
-    with Engine(path, {}) as engine:
+    with reopened(tmp_path, 2, lambda i: pa.table({"a": [i, None], "b": ["p", "q"]})) as engine:
         back = engine.results("w", "t").output[1]
         assert isinstance(back, pa.Table) and back.column("a").to_pylist() == [1, None]
 
@@ -198,11 +191,7 @@ def test_frames_of_other_numpy_dtypes_and_text_come_back_with_their_dtypes(tmp_p
         4: pd.DataFrame({"s": ["a", None], "w": ["é", "日本"]}),
         5: pd.DataFrame({"a": np.array([], dtype=np.int64)}),
     }
-    namespace: dict = {}
-    path = str(tmp_path / "s.duckdb")
-    with Engine(path, namespace) as engine:
-        sweep(engine, namespace, len(made), fn=lambda i: made[i])
-    with Engine(path, {}) as engine:
+    with reopened(tmp_path, len(made), lambda i: made[i]) as engine:
         names = [json.loads(t)["name"] for t in engine.sql("SELECT output FROM attempts ORDER BY iteration").output]
         assert all(name.startswith("small_") for name in names)
         frame = engine.results("w", "t")
