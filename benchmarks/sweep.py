@@ -58,14 +58,13 @@ def work_overhead(n: int, runs: int, workdir: str) -> None:
 
     base, eng, base_cpu, eng_cpu = [], [], [], []
     for r in range(runs):
-        if r % 2:
-            eng.append(engine_run(n, workdir, f"work-{r}", {"noop": work}))
-            eng_cpu.append(c.LAST_CPU[0])
-        base.append(c.baseline(n, work))
-        base_cpu.append(c.LAST_CPU[0])
-        if not r % 2:
-            eng.append(engine_run(n, workdir, f"work-{r}", {"noop": work}))
-            eng_cpu.append(c.LAST_CPU[0])
+        for engine_side in ((True, False) if r % 2 else (False, True)):
+            if engine_side:
+                eng.append(engine_run(n, workdir, f"work-{r}", {"noop": work}))
+                eng_cpu.append(c.LAST_CPU[0])
+            else:
+                base.append(c.baseline(n, work))
+                base_cpu.append(c.LAST_CPU[0])
     paired = c.median([x / y for x, y in zip(eng, base)]) - 1
     paired_cpu = c.median([x / y for x, y in zip(eng_cpu, base_cpu)]) - 1
     b = c.median(base)

@@ -26,7 +26,6 @@ import _common as c
 
 US_TARGET = 100.0
 BYTES_TARGET = 2048
-RESULTS_SECONDS: list[float] = []  # each frames sweep's results(), read from the file
 
 
 def make_frame(i: int):
@@ -79,8 +78,9 @@ def bare_keeping(n: int, fn) -> tuple[float, float]:
     return elapsed, collector.seconds
 
 
-def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, float, float, int]:
-    """Wall, CPU and collector seconds of the sweep, and its state file's size."""
+def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, float, float, int, float | None]:
+    """Wall, CPU and collector seconds of the sweep, its state file's size, and the seconds
+    results() took to read the frames back (None for another step)."""
     from maestro_nb.engine.engine import Engine
 
     path = os.path.join(workdir, f"t-{tag}.duckdb")
@@ -94,17 +94,18 @@ def engine_run(n: int, workdir: str, tag: str, fn) -> tuple[float, float, float,
             elapsed = time.perf_counter() - start
             cpu = time.process_time() - cpu
         assert instance.status.value == "SUCCEEDED", instance
+        reading = None
         if fn is make_frame:
             read = time.perf_counter()
             frame = eng.results("sweep", "work")
-            RESULTS_SECONDS.append(time.perf_counter() - read)
+            reading = time.perf_counter() - read
             import pandas as pd
 
             for k in (0, n // 2, n - 1):
                 pd.testing.assert_frame_equal(frame.output[k], make_frame(k))
     size = os.path.getsize(path)
     c.remove_state(path)
-    return elapsed, cpu, collector.seconds, size
+    return elapsed, cpu, collector.seconds, size, reading
 
 
 def main() -> None:
@@ -117,10 +118,11 @@ def main() -> None:
         engine_run(200, tmp, "warm", make_frame)
         frames, noops, build, sizes, empty = [], [], [], [], []
         frames_cpu, noops_cpu, build_cpu, frames_gc, noops_gc = [], [], [], [], []
-        keeping, keeping_gc = [], []
+        keeping, keeping_gc, readings = [], [], []
         for r in range(runs):
-            noop_t, noop_cpu, noop_gc, noop_size = engine_run(n, tmp, f"n{r}", c.noop)
-            frame_t, frame_cpu, frame_gc, frame_size = engine_run(n, tmp, f"f{r}", make_frame)
+            noop_t, noop_cpu, noop_gc, noop_size, _ = engine_run(n, tmp, f"n{r}", c.noop)
+            frame_t, frame_cpu, frame_gc, frame_size, reading = engine_run(n, tmp, f"f{r}", make_frame)
+            readings.append(reading)
             (with_frame, with_frame_cpu), (without, without_cpu) = bare(n, make_frame), bare(n, c.noop)
             keep_t, keep_gc = bare_keeping(n, make_frame)
             build.append(with_frame - without)
@@ -150,8 +152,8 @@ def main() -> None:
         print(f"table outputs n={n} reference: a bare loop keeping every frame in a list pays {keep:.1f} "
               f"us/iteration over one dropping them (garbage collector {c.us(c.median(keeping_gc), n)}); "
               f"storing less that: {storage - keep:.1f} us/iteration")
-        print(f"table outputs n={n}: results() of the sweep {c.median(RESULTS_SECONDS[1:]):.2f} s "
-              f"({c.median(RESULTS_SECONDS[1:]) / n * 1e6:.1f} us per frame, read back from the file)")
+        print(f"table outputs n={n}: results() of the sweep {c.median(readings):.2f} s "
+              f"({c.median(readings) / n * 1e6:.1f} us per frame, read back from the file)")
         print(f"table outputs n={n}: file {c.median(sizes) / 1e6:.1f} MB, no-op sweep's {c.median(empty) / 1e6:.1f} MB: "
               f"{per_frame:.0f} bytes per frame")
         print(f"table_outputs: storing a small frame {storage:.1f} us/iteration (goal <= {US_TARGET:g} us): "
