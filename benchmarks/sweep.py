@@ -50,29 +50,69 @@ def spin(rounds: int) -> int:
 
 def work_overhead(n: int, runs: int, workdir: str) -> None:
     """The sweep with ~1 ms of work per step against the baseline calling the same step, in
-    pairs whose order alternates (single runs here differ by more than the goal)."""
+    pairs whose order alternates (single runs here differ by more than the goal). A timer
+    inside the step splits the overhead into the time outside the steps (the engine's own code
+    and writes; the bare loop's row building and insert) and the steps running slower."""
     rounds = calibrate(WORK_SECONDS)
+    in_steps = [0.0]
 
     def work(i: int) -> int:
-        return spin(rounds)
+        start = time.perf_counter()
+        total = spin(rounds)
+        in_steps[0] += time.perf_counter() - start
+        return total
 
-    base, eng, base_cpu, eng_cpu = [], [], [], []
+    base, eng, base_cpu, eng_cpu, base_steps, eng_steps = [], [], [], [], [], []
     for r in range(runs):
         for engine_side in ((True, False) if r % 2 else (False, True)):
+            in_steps[0] = 0.0
             if engine_side:
                 eng.append(engine_run(n, workdir, f"work-{r}", {"noop": work}))
                 eng_cpu.append(c.LAST_CPU[0])
+                eng_steps.append(in_steps[0])
             else:
                 base.append(c.baseline(n, work))
                 base_cpu.append(c.LAST_CPU[0])
+                base_steps.append(in_steps[0])
     paired = c.median([x / y for x, y in zip(eng, base)]) - 1
     paired_cpu = c.median([x / y for x, y in zip(eng_cpu, base_cpu)]) - 1
+    slower_steps = c.median([x / y for x, y in zip(eng_steps, base_steps)]) - 1
+    eng_outside = c.median([(t - s) / n for t, s in zip(eng, eng_steps)])
+    base_outside = c.median([(t - s) / n for t, s in zip(base, base_steps)])
     b = c.median(base)
     print(f"sweep with ~1 ms steps n={n} ({rounds} rounds, {b / n * 1e3:.2f} ms per step in the baseline): engine "
           f"{c.median(eng):.3f} s, baseline {b:.3f} s; overhead {paired * 100:.1f}% (median of {runs} paired runs; "
           f"CPU {paired_cpu * 100:.1f}%) [engine runs {', '.join(f'{x:.3f}' for x in eng)}]")
+    print(f"sweep with ~1 ms steps: outside the steps, engine {eng_outside * 1e6:.1f} us per step, baseline "
+          f"{base_outside * 1e6:.1f} us; the steps themselves {slower_steps * 100:+.1f}% in the engine "
+          f"(medians of the runs and of the paired ratios)")
+    print(host_caches())
     verdict = "met" if paired <= WORK_OVERHEAD_TARGET else "NOT met"
     print(f"sweep: overhead with ~1 ms steps {paired * 100:.1f}% (target <= {WORK_OVERHEAD_TARGET * 100:g}%): {verdict}")
+
+
+def host_caches(kib: int = 256, tries: int = 200) -> str:
+    """How much of the core's caches this host keeps across a millisecond of other work: the
+    time to read `kib` KiB right after reading it, and after ~1 ms of a loop that touches
+    almost no memory. Where the second is much longer, something outside this process evicts
+    the caches, and any code run between ~1 ms steps (the engine's, the bare loop's) pays that."""
+    import numpy as np
+
+    block = np.ones(kib * 128)  # float64: 128 per KiB
+    rounds = calibrate(WORK_SECONDS)
+    hot, after_work = [], []
+    for _ in range(tries):
+        block.sum()
+        start = time.perf_counter()
+        block.sum()
+        hot.append(time.perf_counter() - start)
+        spin(rounds)
+        start = time.perf_counter()
+        block.sum()
+        after_work.append(time.perf_counter() - start)
+    warm, cold = c.median(hot), c.median(after_work)
+    return (f"host caches: reading {kib} KiB takes {warm * 1e6:.1f} us right after reading it, {cold * 1e6:.1f} us "
+            f"after ~1 ms of a loop that touches almost no memory ({cold / warm:.2f}x)")
 
 
 def engine_run(n: int, workdir: str, tag: str, namespace: dict | None = None) -> float:

@@ -11,7 +11,9 @@ import pytest
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 
 EXPECTED = {
-    "sweep.py": ["sweep n=1000:", "sweep n=5000:", "sweep: n=5000 ratio", "sweep: overhead with ~1 ms steps"],
+    "sweep.py": ["sweep n=1000:", "sweep n=5000:", "sweep: n=5000 ratio",
+                 "sweep with ~1 ms steps: outside the steps, engine", "host caches: reading 256 KiB",
+                 "sweep: overhead with ~1 ms steps"],
     "million.py": ["million n=20000: engine", "peak RSS", "million: 20000 iterations completed"],
     "resume.py": ["resume one of 2000 paused (engine.resume):", "delete breakpoint, 2000 resume and finish:", "resume: one"],
     "breakpoint_check.py": ["breakpoints on other steps:", "on the same step, other instances:",
