@@ -21,6 +21,8 @@ EXPECTED = {
     "notebook_actions.py": ["paused n=2000:", "resume one of 2000 paused: paused[k].resume()",
                             "notebook_actions: showing paused", "notebook_actions: resume one from the notebook"],
     "table_outputs.py": ["table outputs n=2000:", "bytes per frame", "table_outputs: storing a small frame"],
+    "reopen.py": ["reopen no-op n=2000: showing the instance", "reopen small frames n=2000:",
+                  "reopen: showing a finished instance of 2000 iterations"],
     "cold_start.py": ["cold start: %load_ext", "cold_start: first result in a fresh shell"],
     "import_time.py": ["import maestro_nb:", "import maestro_nb.engine.engine:", "import_time: import maestro_nb"],
     "peers/prefect_sweep.py": ["prefect_sweep:"],

@@ -27,7 +27,7 @@ from .executors import Executor, make_executor
 from .results import results_frame
 from .runtime import Attempt, Instance, descendants, parent_ref
 from .scheduler import MISSING, Scheduler
-from .seeds import drop_for_restart, read_seeds
+from .seeds import drop_for_restart, lost_outputs, read_seeds
 
 __all__ = ["Engine", "Defined"]
 
@@ -475,9 +475,13 @@ class Engine:
             self.scheduler.journal_instance(instance)
             self.scheduler.instances[(workflow, instance_id)] = instance
             return instance
-        seeds = read_seeds(self.store, self.codec, instance)
-        lost = sorted(f"{sid}[{it}]" if it else sid for (sid, it), seed in seeds.items()
-                      if seed.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and isinstance(seed.output, NotPersisted))
+        if recovering:
+            seeds = read_seeds(self.store, self.codec, instance)
+            missed = [key for key, seed in seeds.items()
+                      if seed.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and isinstance(seed.output, NotPersisted)]
+        else:  # only shown: nothing needs its outputs read back now
+            missed = lost_outputs(self.store, self.codec, instance)
+        lost = sorted(f"{sid}[{it}]" if it else sid for sid, it in missed)
         if lost:
             shown = ", ".join(lost[:10]) + (f" and {len(lost) - 10} more" if len(lost) > 10 else "")
             self.recovery_report.append(

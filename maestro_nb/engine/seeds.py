@@ -17,7 +17,7 @@ from ..store import Store, ValueCodec
 from ..store.values import NotPersisted
 from .runtime import DONE, Instance, all_nodes
 
-__all__ = ["Seed", "read_seeds", "drop_for_restart", "memory_outputs", "iteration_key"]
+__all__ = ["Seed", "read_seeds", "lost_outputs", "drop_for_restart", "memory_outputs", "iteration_key"]
 
 S = StepStatus
 
@@ -67,6 +67,25 @@ def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tupl
             changed=frozenset(changed or ()), platform_failures=platform_failures,
         )
     return seeds
+
+
+def lost_outputs(store: Store, codec: ValueCodec, instance: Instance) -> list[tuple[str, str]]:
+    """(step id, iteration) of every iteration whose latest attempt succeeded with an output
+    that was not persisted: the seeds `read_seeds` would find not `kept` for that reason,
+    found without reading back any output that was (a reopened sweep of 100k tables)."""
+    lost: list[tuple[str, str]] = []
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for step_id, it, output in store.marked_outputs(instance.workflow, instance.instance_id):
+        if step_id not in instance.all_steps:
+            continue
+        gone, table = codec.lost_at_top(output)
+        if gone:
+            lost.append((step_id, it))
+        elif table is not None:
+            tables.setdefault(table, []).append((step_id, it))
+    for name in store.missing_tables(tables):
+        lost.extend(tables[name])
+    return lost
 
 
 def drop_for_restart(seeds: dict[tuple[str, str], Seed], definition: WorkflowDefinition, from_step: str,

@@ -226,6 +226,27 @@ class SmallTables:
                 found[column] = values.astype(values.dtype.numpy_dtype)
         return found
 
+    def missing(self, names: set[str]) -> set[str]:
+        """The names among `names` that `load` finds no value for, in one query."""
+        ids: dict[int, list[str]] = {}
+        missing: set[str] = set()
+        for name in names:
+            number = name[len("small_"):]
+            if number.isdigit():
+                ids.setdefault(int(number), []).append(name)
+            else:
+                missing.add(name)
+        self._load()
+        for item in self.staged:
+            ids.pop(item.value_id, None)
+        if ids:
+            found = {value_id for (value_id,) in self.store.rows(
+                "SELECT v.value_id FROM value_index AS v JOIN value_shapes AS s USING (shape_id)"
+                " WHERE v.value_id IN (SELECT unnest(?))", [sorted(ids)])} if self._shapes else set()
+            for value_id in ids.keys() - found:
+                missing.update(ids[value_id])
+        return missing
+
     def _read(self, table: str) -> _TableRead:
         """A shape table read whole once (results() reads many values of it); dropped when a
         write adds rows."""

@@ -7,7 +7,7 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from importlib import resources
@@ -17,6 +17,7 @@ import duckdb
 
 from ..errors import MaestroError, StoreLockedError
 from .small import SmallTables
+from .values import MARK_TEXT
 
 __all__ = ["Store", "Columns", "DEFAULT_DB", "ENV_DB"]
 
@@ -310,6 +311,16 @@ class Store:
             params.append(list(step_ids))
         return self.rows(sql, params)
 
+    def marked_outputs(self, workflow: str, instance_id: int) -> list[tuple[str, str, str]]:
+        """(step_id, iteration, output) of every step iteration of an instance whose latest
+        attempt succeeded with an output that holds the value marker: the only ones whose
+        output can read back as not persisted."""
+        return self.rows(
+            "SELECT step_id, iteration, output FROM iterations WHERE workflow = ? AND instance_id = ?"
+            " AND status IN ('SUCCEEDED', 'COMPLETED_WITH_ERROR') AND contains(output, ?)",
+            [workflow, instance_id, MARK_TEXT],
+        )
+
     def step_progress(self, workflow: str, instance_id: int) -> list[tuple[str, str, int, str | None]]:
         """(step, status, iterations, first error line) for every step of an instance that has begun;
         a foreach with a `steps:` body counts its bodies by how they ended in the current run."""
@@ -418,6 +429,21 @@ class Store:
             frame = value  # noqa: F841 - read by DuckDB's replacement scan
             self.conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
             return name
+
+    def missing_tables(self, names: Iterable[str]) -> set[str]:
+        """The names among `names` that `load_table` finds no table for, in a query or two
+        rather than one per name."""
+        names = set(names)
+        small = {name for name in names if name.startswith("small_")}
+        big = {name for name in names - small if re.fullmatch(r"value_\d+", name)}
+        missing = names - small - big
+        if big:
+            found = {name for (name,) in self.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_name IN (SELECT unnest(?))", [sorted(big)])}
+            missing |= big - found
+        if small:
+            missing |= self.small.missing(small)
+        return missing
 
     def load_table(self, name: str) -> Any:
         if name.startswith("small_"):

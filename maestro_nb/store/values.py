@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["ValueCodec", "NOT_PERSISTED", "NotPersisted", "MAX_DEPTH", "native_text", "safe_json", "clean_text"]
 
 MARK = "$maestro"
-_MARK_TEXT = '"$maestro"'  # the marker key as JSON text: json.dumps writes it exactly so
+MARK_TEXT = '"$maestro"'  # the marker key as JSON text: json.dumps writes it exactly so
 MAX_DEPTH = 100  # containers nested deeper are not stored: reading them back could overflow the stack
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _TEXT = frozenset({str})
@@ -134,7 +134,7 @@ def native_text(value: Any) -> str | None:
             _dumps(value, ascii=False).encode()
         except UnicodeEncodeError:
             return None
-    if _MARK_TEXT in text:
+    if MARK_TEXT in text:
         text = _dumps(_escape(value))
     return text
 
@@ -151,7 +151,7 @@ def _names_of_ints_or_text(params: dict[str, Any]) -> str | None:
         text = f"{text}{sep}{_quote(name)}: {int.__repr__(value) if kind is int else _quote(value)}"
         sep = ", "
     text += "}"
-    if "\\ud" in text or _MARK_TEXT in text:  # a surrogate, or the marker: the careful path
+    if "\\ud" in text or MARK_TEXT in text:  # a surrogate, or the marker: the careful path
         return None
     return text
 
@@ -299,7 +299,7 @@ class ValueCodec:
         if text is None:
             return None
         value = json.loads(text)
-        return self._revive(value) if _MARK_TEXT in text else value
+        return self._revive(value) if MARK_TEXT in text else value
 
     def _revive(self, value: Any) -> Any:
         if isinstance(value, dict):
@@ -323,6 +323,20 @@ class ValueCodec:
         if isinstance(value, list):
             return [self._revive(v) for v in value]
         return value
+
+    def lost_at_top(self, text: str) -> tuple[bool, str | None]:
+        """Whether `decode(text)` is a NotPersisted, found without loading a table: (True,
+        None) when it is; (False, name) for a table, lost only when the file holds no table of
+        that name (`Store.missing_tables`); (False, None) when it is not. As `_revive` decides."""
+        if MARK_TEXT not in text:
+            return False, None
+        value = json.loads(text)
+        kind = value.get(MARK) if isinstance(value, dict) else None
+        if kind == "table" and (len(value) == 3 or (len(value) == 4 and "index" in value)):
+            return (False, value["name"]) if self.store is not None else (True, None)
+        if kind == "pickle" and len(value) == 3:
+            return not self.pickle_values, None
+        return kind == "memory" and len(value) == 2, None
 
     def decode_params(self, text: str | None) -> dict[str, Any]:
         return {} if text is None else self.decode(text)

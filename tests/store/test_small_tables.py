@@ -169,6 +169,9 @@ def test_results_of_many_small_values_look_each_up_without_a_query(tmp_path, mon
             return real_rows(self, query, *args, **kwargs)
 
         monkeypatch.setattr(Store, "rows", counted)
+        engine.instance("w")  # loading it asks which of its values the file holds: one query for all
+        assert len(lookups) <= 1, f"{len(lookups)} index queries to load an instance of 200 values"
+        lookups.clear()
         frame = engine.results("w", "t")
         assert len(lookups) <= 1, f"{len(lookups)} index queries for 200 values of one table"
         for i in (0, 123, 199):
