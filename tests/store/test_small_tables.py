@@ -178,6 +178,18 @@ def test_results_of_many_small_values_look_each_up_without_a_query(tmp_path, mon
             pd.testing.assert_frame_equal(frame.output[i], frame_for(i))
 
 
+def test_a_frame_read_back_is_its_own_a_change_to_it_reaches_no_other_read(tmp_path):
+    with reopened(tmp_path, 3) as engine:
+        first = engine.results("w", "t").output
+        first[1].loc[0, "x"] = -1.0
+        first[1]["name"] = "changed"
+        first[2].index = pd.RangeIndex(10, 15)
+        again = engine.results("w", "t").output
+        for i in range(3):
+            pd.testing.assert_frame_equal(again[i], frame_for(i))
+        pd.testing.assert_frame_equal(first[0], frame_for(0))
+
+
 def test_an_arrow_table_output_comes_back_as_arrow(tmp_path):
     with reopened(tmp_path, 2, lambda i: pa.table({"a": [i, None], "b": ["p", "q"]})) as engine:
         back = engine.results("w", "t").output[1]
