@@ -19,7 +19,6 @@ from ..models.parse import parse_definition
 from ..models.status import InstanceStatus, StepStatus
 from ..store import Store, ValueCodec
 from ..store.store import DEFAULT_DB, ENV_DB, now
-from ..store.values import NotPersisted
 from . import arguments as check
 from . import by_hand
 from .breakpoints import Breakpoint, BreakpointIndex, check_breakpoint, check_name
@@ -477,8 +476,7 @@ class Engine:
             return instance
         if recovering:
             seeds = read_seeds(self.store, self.codec, instance)
-            missed = [key for key, seed in seeds.items()
-                      if seed.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and isinstance(seed.output, NotPersisted)]
+            missed = [key for key, seed in seeds.items() if seed.lost]
         else:  # only shown: nothing needs its outputs read back now
             missed = lost_outputs(self.store, self.codec, instance)
         lost = sorted(f"{sid}[{it}]" if it else sid for sid, it in missed)

@@ -45,6 +45,11 @@ class Seed:
         """A success whose output survives: the iteration need not run again."""
         return self.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and not isinstance(self.output, NotPersisted)
 
+    @property
+    def lost(self) -> bool:
+        """A success whose output was not persisted: the iteration will run again."""
+        return self.status in (S.SUCCEEDED, S.COMPLETED_WITH_ERROR) and isinstance(self.output, NotPersisted)
+
 
 def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tuple[str, str], Seed]:
     """Seeds by (step id, iteration); outputs kept in memory only are taken from the live instance."""
@@ -71,8 +76,8 @@ def read_seeds(store: Store, codec: ValueCodec, instance: Instance) -> dict[tupl
 
 def lost_outputs(store: Store, codec: ValueCodec, instance: Instance) -> list[tuple[str, str]]:
     """(step id, iteration) of every iteration whose latest attempt succeeded with an output
-    that was not persisted: the seeds `read_seeds` would find not `kept` for that reason,
-    found without reading back any output that was (a reopened sweep of 100k tables)."""
+    that was not persisted: the seeds `read_seeds` finds `lost`, found without reading back
+    any output that was (a reopened sweep of 100k tables)."""
     lost: list[tuple[str, str]] = []
     tables: dict[str, list[tuple[str, str]]] = {}
     for step_id, it, output in store.marked_outputs(instance.workflow, instance.instance_id):

@@ -10,8 +10,6 @@ import pytest
 
 from maestro_nb.engine.engine import Engine
 from maestro_nb.engine.seeds import lost_outputs, read_seeds
-from maestro_nb.models.status import StepStatus
-from maestro_nb.store.values import NotPersisted
 
 
 class Model:
@@ -54,9 +52,7 @@ def every_kind(db_path: str) -> None:
 def lost_by_seeds(engine: Engine, instance) -> list[tuple[str, str]]:
     """What reading every output back finds lost (as a recovery does)."""
     seeds = read_seeds(engine.store, engine.codec, instance)
-    return sorted(key for key, seed in seeds.items()
-                  if seed.status in (StepStatus.SUCCEEDED, StepStatus.COMPLETED_WITH_ERROR)
-                  and isinstance(seed.output, NotPersisted))
+    return sorted(key for key, seed in seeds.items() if seed.lost)
 
 
 @pytest.mark.parametrize("pickle_values", [False, True])
