@@ -199,11 +199,10 @@ class SmallTables:
     # --- reading ----------------------------------------------------------------------
     def load(self, name: str) -> Any:
         """A small value as a DataFrame, or None when it is not in the file."""
-        number = name[len("small_"):]
-        if not number.isdigit():
+        value_id = _value_id(name)
+        if value_id is None:
             return None
         self._load()
-        value_id = int(number)
         for item in self.staged:  # not written yet: read from memory
             if item.value_id == value_id:
                 return _frame(item)
@@ -240,20 +239,21 @@ class SmallTables:
         ids: dict[int, list[str]] = {}
         missing: set[str] = set()
         for name in names:
-            number = name[len("small_"):]
-            if number.isdigit():
-                ids.setdefault(int(number), []).append(name)
-            else:
+            value_id = _value_id(name)
+            if value_id is None:
                 missing.add(name)
+            else:
+                ids.setdefault(value_id, []).append(name)
         self._load()
         for item in self.staged:
             ids.pop(item.value_id, None)
-        if ids:
+        found: set[int] = set()
+        if ids and self._shapes:
             found = {value_id for (value_id,) in self.store.rows(
                 "SELECT v.value_id FROM value_index AS v JOIN value_shapes AS s USING (shape_id)"
-                " WHERE v.value_id IN (SELECT unnest(?))", [sorted(ids)])} if self._shapes else set()
-            for value_id in ids.keys() - found:
-                missing.update(ids[value_id])
+                " WHERE v.value_id IN (SELECT unnest(?))", [sorted(ids)])}
+        for value_id in ids.keys() - found:
+            missing.update(ids[value_id])
         return missing
 
     def _read(self, table: str) -> _TableRead:
@@ -272,6 +272,12 @@ class SmallTables:
             cached = self._cache[table] = _TableRead(
                 frame, dict(zip(values.tolist(), zip(starts.tolist(), counts.tolist()))), nullable)
         return cached
+
+
+def _value_id(name: str) -> int | None:
+    """The id in a small value's name `small_ID`, or None for any other name."""
+    number = name[len("small_"):]
+    return int(number) if name.startswith("small_") and number.isdigit() else None
 
 
 def _copy_on_write() -> bool:

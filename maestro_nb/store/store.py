@@ -435,7 +435,7 @@ class Store:
         rather than one per name."""
         names = set(names)
         small = {name for name in names if name.startswith("small_")}
-        big = {name for name in names - small if re.fullmatch(r"value_\d+", name)}
+        big = {name for name in names - small if _TABLE_NAME.fullmatch(name)}
         missing = names - small - big
         if big:
             found = {name for (name,) in self.rows(
@@ -448,7 +448,7 @@ class Store:
     def load_table(self, name: str) -> Any:
         if name.startswith("small_"):
             return self.small.load(name)
-        if not re.fullmatch(r"value_\d+", name):
+        if not _TABLE_NAME.fullmatch(name):
             return None
         with self._lock:
             exists = self.conn.execute(
@@ -456,6 +456,8 @@ class Store:
             ).fetchone()[0]
             return self.conn.execute(f"SELECT * FROM {name}").df() if exists else None
 
+
+_TABLE_NAME = re.compile(r"value_\d+")  # a table value of its own; small ones are `small_ID`
 
 # A table's batch of a few rows goes in as one INSERT with parameters (about 0.3 ms a row),
 # more through Arrow. Until pyarrow is loaded, "a few" is more: importing it (and pandas, which

@@ -139,6 +139,17 @@ def native_text(value: Any) -> str | None:
     return text
 
 
+def _marker_kind(value: dict[str, Any]) -> str | None:
+    """Which of the codec's markers a decoded dict is ("dict", "table", "pickle", "memory"), or
+    None for a dict of the user's own (one that only shares the marker key is escaped)."""
+    kind = value.get(MARK)
+    size = len(value)
+    if (kind == "dict" and size == 2 or kind == "table" and (size == 3 or size == 4 and "index" in value)
+            or kind == "pickle" and size == 3 or kind == "memory" and size == 2):
+        return kind
+    return None
+
+
 def _names_of_ints_or_text(params: dict[str, Any]) -> str | None:
     """The JSON text `native_text` makes of a dict of names to ints and text (a sweep's loop
     params, encoded once per attempt), made without the encoder's per-call set-up; None for
@@ -303,21 +314,21 @@ class ValueCodec:
 
     def _revive(self, value: Any) -> Any:
         if isinstance(value, dict):
-            kind = value.get(MARK)
-            if kind == "dict" and len(value) == 2:  # a user dict that holds the marker key
+            kind = _marker_kind(value)
+            if kind == "dict":  # a user dict that holds the marker key
                 return {key: self._revive(inner) for key, inner in value["items"]}
-            if kind == "table" and (len(value) == 3 or (len(value) == 4 and "index" in value)):
+            if kind == "table":
                 table = self.store.load_table(value["name"]) if self.store is not None else None
                 if table is None:
                     return NotPersisted(value["type"])
                 if "index" in value:
                     table = restore_index(table, value["index"])
                 return table if value["type"].startswith("pandas") else _to_arrow(table)
-            if kind == "pickle" and len(value) == 3:
+            if kind == "pickle":
                 if not self.pickle_values:
                     return NotPersisted(value["type"] + " (pickled; open with pickle_values=True)")
                 return pickle.loads(base64.b64decode(value["data"]))
-            if kind == "memory" and len(value) == 2:
+            if kind == "memory":
                 return NotPersisted(value["type"])
             return {k: self._revive(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -331,12 +342,12 @@ class ValueCodec:
         if MARK_TEXT not in text:
             return False, None
         value = json.loads(text)
-        kind = value.get(MARK) if isinstance(value, dict) else None
-        if kind == "table" and (len(value) == 3 or (len(value) == 4 and "index" in value)):
+        kind = _marker_kind(value) if isinstance(value, dict) else None
+        if kind == "table":
             return (False, value["name"]) if self.store is not None else (True, None)
-        if kind == "pickle" and len(value) == 3:
+        if kind == "pickle":
             return not self.pickle_values, None
-        return kind == "memory" and len(value) == 2, None
+        return kind == "memory", None
 
     def decode_params(self, text: str | None) -> dict[str, Any]:
         return {} if text is None else self.decode(text)
