@@ -20,11 +20,9 @@ import _common as c
 from table_outputs import make_frame
 
 
-def reopen_times(path: str, namespace: dict) -> tuple[float, float, float]:
+def reopen_times(path: str) -> tuple[float, float, float]:
     """Seconds to load the instance, to read its results, and for the baseline query."""
-    from maestro_nb.engine.engine import Engine
-
-    with Engine(path, namespace) as eng:
+    with c.new_engine(path) as eng:
         start = time.perf_counter()
         eng.instance("sweep")
         shown = time.perf_counter() - start
@@ -32,7 +30,7 @@ def reopen_times(path: str, namespace: dict) -> tuple[float, float, float]:
         frame = eng.results("sweep", "work")
         read = time.perf_counter() - start
         assert len(frame) == eng.store.rows("SELECT count(*) FROM iterations WHERE step_id = 'work'")[0][0]
-    with Engine(path, namespace) as eng:
+    with c.new_engine(path) as eng:
         start = time.perf_counter()
         eng.store.rows("SELECT * FROM iterations WHERE workflow = 'sweep' AND instance_id = 1")
         baseline = time.perf_counter() - start
@@ -40,8 +38,6 @@ def reopen_times(path: str, namespace: dict) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    from maestro_nb.engine.engine import Engine
-
     n = 2_000 if c.quick_flag() else 100_000
     runs = c.repeats(3)
     print(c.machine())
@@ -50,16 +46,18 @@ def main() -> None:
         shown_all = []
         for kind, fn in (("no-op", c.noop), ("small frames", make_frame)):
             path = os.path.join(tmp, f"reopen-{kind[:2]}.duckdb")
-            with Engine(path, {"noop": fn}) as eng:
+            with c.new_engine(path) as eng:
+                eng.namespace["noop"] = fn
                 eng.define("sweep", c.sweep_definition(n))
                 assert eng.run("sweep").status.value == "SUCCEEDED"
-            shown, read, base = zip(*(reopen_times(path, {"noop": fn}) for _ in range(runs)))
+            shown, read, base = zip(*(reopen_times(path) for _ in range(runs)))
             s, r, b = c.median(list(shown)), c.median(list(read)), c.median(list(base))
             shown_all.append(s)
             print(f"reopen {kind} n={n}: showing the instance {s * 1e3:.1f} ms, results() {r:.3f} s, "
                   f"baseline query {b:.3f} s (results {r / b:.1f}x; median of {runs})")
             c.remove_state(path)
         print(f"reopen: showing a finished instance of {n} iterations takes {max(shown_all) * 1e3:.1f} ms at most")
+
 
 if __name__ == "__main__":
     main()

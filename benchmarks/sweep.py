@@ -86,20 +86,19 @@ def work_overhead(n: int, runs: int, workdir: str) -> None:
     print(f"sweep with ~1 ms steps: outside the steps, engine {eng_outside * 1e6:.1f} us per step, baseline "
           f"{base_outside * 1e6:.1f} us; the steps themselves {slower_steps * 100:+.1f}% in the engine "
           f"(medians of the runs and of the paired ratios)")
-    print(host_caches())
+    print(host_caches(rounds))
     verdict = "met" if paired <= WORK_OVERHEAD_TARGET else "NOT met"
     print(f"sweep: overhead with ~1 ms steps {paired * 100:.1f}% (target <= {WORK_OVERHEAD_TARGET * 100:g}%): {verdict}")
 
 
-def host_caches(kib: int = 256, tries: int = 200) -> str:
+def host_caches(rounds: int, kib: int = 256, tries: int = 200) -> str:
     """How much of the core's caches this host keeps across a millisecond of other work: the
-    time to read `kib` KiB right after reading it, and after ~1 ms of a loop that touches
-    almost no memory. Where the second is much longer, something outside this process evicts
+    time to read `kib` KiB right after reading it, and after `rounds` of `spin` (~1 ms), a loop
+    that touches almost no memory. Where the second is much longer, something outside this process evicts
     the caches, and any code run between ~1 ms steps (the engine's, the bare loop's) pays that."""
     import numpy as np
 
     block = np.ones(kib * 128)  # float64: 128 per KiB
-    rounds = calibrate(WORK_SECONDS)
     hot, after_work = [], []
     for _ in range(tries):
         block.sum()
